@@ -1,0 +1,36 @@
+import type { ErrorInfo } from '../errors.js';
+import type { Digest } from '../oci/digest.js';
+import type { ResolvedImage } from './resolve.js';
+
+export interface LayerSummary {
+  digest: Digest;
+  diffId: Digest;
+  mediaType: string;
+  size: number;
+}
+
+/** One image's outcome, as `--json` reports it. */
+export interface ImageResult {
+  ref: string;
+  status: 'ok' | 'skipped' | 'failed';
+  /** Canonical reference, e.g. docker.io/library/debian:bookworm. */
+  name?: string;
+  platform?: string;
+  manifestDigest?: Digest;
+  configDigest?: Digest;
+  layers?: LayerSummary[];
+  /** Built image path (build only). */
+  output?: string;
+  /** Seconds spent per stage. */
+  seconds?: Record<string, number>;
+  error?: ErrorInfo;
+}
+
+export function describeResolved(image: ResolvedImage): Pick<ImageResult, 'platform' | 'manifestDigest' | 'configDigest' | 'layers'> {
+  return {
+    platform: image.platform,
+    manifestDigest: image.manifestDigest,
+    configDigest: image.configDigest,
+    layers: image.layers.map((l) => ({ digest: l.descriptor.digest, diffId: l.diffId, mediaType: l.descriptor.mediaType, size: l.descriptor.size })),
+  };
+}

@@ -1,0 +1,101 @@
+import { createReadStream } from 'node:fs';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { RootforgeError, withContext } from '../errors.js';
+import { OciLayout } from '../cache/layout.js';
+import type { Digest } from '../oci/digest.js';
+import { layerCompression } from '../oci/media-types.js';
+import type { Descriptor } from '../oci/types.js';
+import { RegistryClient, type RegistryClientOptions } from '../registry/client.js';
+import type { ImageReference } from '../registry/reference.js';
+import { decompressStream } from '../layer/decompress.js';
+
+/** Plain data, so it can cross into a worker thread. */
+export interface LayerTask {
+  cacheDir: string;
+  ref: ImageReference;
+  descriptor: Descriptor;
+  diffId: Digest;
+  client: RegistryClientOptions;
+  /** Refuse layers that expand past this many bytes (decompression bombs). */
+  maxUncompressedBytes: number;
+}
+
+export interface LayerTaskResult {
+  digest: Digest;
+  diffId: Digest;
+  /** Bytes fetched from the registry in this task; 0 when the blob was already cached. */
+  downloadedBytes: number;
+  uncompressedBytes: number;
+  downloadSeconds: number;
+  decompressSeconds: number;
+}
+
+/**
+ * Makes one layer ready for builds: the compressed blob verified in the cache, and its
+ * uncompressed tar verified against the diff_id and kept under blobs/sha256/<diff_id>.
+ */
+export async function prepareLayer(task: LayerTask, opts: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {}): Promise<LayerTaskResult> {
+  const { descriptor, diffId } = task;
+  const layout = await OciLayout.open(task.cacheDir);
+  const result: LayerTaskResult = { digest: descriptor.digest, diffId, downloadedBytes: 0, uncompressedBytes: 0, downloadSeconds: 0, decompressSeconds: 0 };
+  const compression = layerCompression(descriptor.mediaType);
+  if (!compression) throw new RootforgeError('ERR_UNSUPPORTED_MEDIA_TYPE', `layer media type ${descriptor.mediaType} is not supported`, { blob: descriptor.digest });
+
+  try {
+    let started = performance.now();
+    if (!(await layout.hasBlob(descriptor.digest, descriptor.size))) {
+      const writer = await layout.createWriter({ digest: descriptor.digest, size: descriptor.size });
+      try {
+        const client = new RegistryClient(task.client);
+        await client.downloadBlob(task.ref, descriptor, writer, { signal: opts.signal, onProgress: opts.onProgress });
+        result.downloadedBytes = writer.written;
+        await writer.commit();
+      } finally {
+        await writer.abort();
+      }
+    }
+    result.downloadSeconds = (performance.now() - started) / 1000;
+
+    started = performance.now();
+    const existing = await layout.blobSize(diffId);
+    if (existing !== undefined) {
+      result.uncompressedBytes = existing;
+    } else {
+      result.uncompressedBytes = await unpackLayer(layout, descriptor.digest, compression, diffId, task.maxUncompressedBytes, opts.signal);
+    }
+    result.decompressSeconds = (performance.now() - started) / 1000;
+    return result;
+  } catch (error) {
+    throw withContext(error, { blob: descriptor.digest });
+  }
+}
+
+async function unpackLayer(layout: OciLayout, digest: Digest, compression: 'gzip' | 'zstd' | 'none', diffId: Digest, maxBytes: number, signal?: AbortSignal): Promise<number> {
+  const writer = await layout.createWriter({ digest: diffId, maxBytes });
+  try {
+    await pipeline(
+      createReadStream(layout.blobPath(digest), { highWaterMark: 1 << 20 }),
+      decompressStream(compression),
+      new Writable({
+        highWaterMark: 1 << 20,
+        write(chunk: Buffer, _encoding, callback) {
+          writer.write(chunk).then(() => callback(), callback);
+        },
+      }),
+      { signal },
+    );
+    const size = writer.written;
+    try {
+      await writer.commit();
+    } catch (error) {
+      if ((error as RootforgeError).code === 'ERR_DIGEST_MISMATCH') {
+        throw new RootforgeError('ERR_DIFFID_MISMATCH', `uncompressed layer does not match diff_id ${diffId}`, { blob: digest, cause: error });
+      }
+      throw error;
+    }
+    return size;
+  } finally {
+    await writer.abort();
+  }
+}

@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { RootforgeError } from '../errors.js';
+import type { BlobSink } from '../oci/blob-sink.js';
+import { hasherDigest, newHasher, type Digest } from '../oci/digest.js';
+import { fsyncDir } from './atomic.js';
+
+export interface ExpectedBlob {
+  digest: Digest;
+  /** Known size, enforced while writing; omit for content of unknown length (uncompressed layers). */
+  size?: number;
+  /** Refuse content past this many bytes (decompression bombs). */
+  maxBytes?: number;
+}
+
+/**
+ * Streams a blob into a temp file inside the layout while hashing it; the blob
+ * appears under its final name only after its size and digest were verified.
+ */
+export class BlobWriter implements BlobSink {
+  written = 0;
+  private hash: Hash = newHasher();
+  private finished = false;
+
+  private constructor(
+    private readonly handle: FileHandle,
+    readonly tempPath: string,
+    readonly finalPath: string,
+    readonly expected: ExpectedBlob,
+  ) {}
+
+  static async create(tempDir: string, finalPath: string, expected: ExpectedBlob): Promise<BlobWriter> {
+    const tempPath = join(tempDir, `${process.pid}-${randomBytes(6).toString('hex')}-${expected.digest.slice(7, 19)}.partial`);
+    const handle = await open(tempPath, 'wx', 0o644);
+    return new BlobWriter(handle, tempPath, finalPath, expected);
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    const limit = this.expected.size ?? this.expected.maxBytes;
+    if (limit !== undefined && this.written + chunk.byteLength > limit) {
+      throw this.expected.size !== undefined
+        ? new RootforgeError('ERR_SIZE_MISMATCH', `blob is larger than its declared size of ${this.expected.size} bytes`, { blob: this.expected.digest })
+        : new RootforgeError('ERR_LIMIT_EXCEEDED', `content exceeds the limit of ${limit} bytes`, { blob: this.expected.digest });
+    }
+    let offset = 0;
+    while (offset < chunk.byteLength) {
+      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.byteLength - offset, this.written + offset);
+      offset += bytesWritten;
+    }
+    this.hash.update(chunk);
+    this.written += chunk.byteLength;
+  }
+
+  async reset(): Promise<void> {
+    await this.handle.truncate(0);
+    this.hash = newHasher();
+    this.written = 0;
+  }
+
+  /** Verifies size and digest, then publishes the blob; returns its final path. */
+  async commit(): Promise<string> {
+    const { digest, size } = this.expected;
+    try {
+      if (size !== undefined && this.written !== size) {
+        throw new RootforgeError('ERR_SIZE_MISMATCH', `blob is ${this.written} bytes, its descriptor says ${size}`, { blob: digest });
+      }
+      const actual = hasherDigest(this.hash);
+      if (actual !== digest) {
+        throw new RootforgeError('ERR_DIGEST_MISMATCH', `content hashes to ${actual}, expected ${digest}`, { blob: digest });
+      }
+      await this.handle.sync();
+      await this.handle.close();
+      this.finished = true;
+      // Replacing a blob another process published first is harmless: both were verified against one digest.
+      await rename(this.tempPath, this.finalPath);
+      await fsyncDir(dirname(this.finalPath));
+      return this.finalPath;
+    } finally {
+      await this.abort();
+    }
+  }
+
+  /** Drops the temp file; safe to call more than once and after commit. */
+  async abort(): Promise<void> {
+    if (!this.finished) {
+      this.finished = true;
+      await this.handle.close().catch(() => undefined);
+    }
+    await rm(this.tempPath, { force: true });
+  }
+}

@@ -1,0 +1,24 @@
+import { Command } from 'commander';
+import { warm } from '../../batch/warm.js';
+import { addImageOptions, collectRefs, sessionOptions, type CommonFlags } from '../options.js';
+import { eventLogger, exitCodeFor, printSummary, type Printer } from '../output.js';
+import type { CommandContext } from '../context.js';
+
+export function warmCommand(context: CommandContext): Command {
+  return addImageOptions(
+    new Command('warm')
+      .description('pull images into the OCI layout cache, verified, without building anything')
+      .argument('[refs...]', 'image references, e.g. debian:bookworm'),
+  ).action(async (args: string[], flags: CommonFlags) => {
+    const refs = await collectRefs(args, flags.file);
+    const result = await warm({
+      ...sessionOptions(flags, context.signal),
+      refs,
+      ...(flags.jobs ? { jobs: flags.jobs } : {}),
+      onEvent: eventLogger(context.printer, Boolean(flags.quiet || flags.json)),
+    });
+    context.signal.throwIfAborted();
+    printSummary(context.printer as Printer, result.images, Boolean(flags.json));
+    context.exitCode = exitCodeFor(result.images);
+  });
+}

@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import { CommanderError, Command } from 'commander';
+import { asRootforgeError, isAbortError } from '../errors.js';
+import { packageRoot } from '../package-root.js';
+import { cacheCommand } from './commands/cache.js';
+import { warmCommand } from './commands/warm.js';
+import type { CommandContext } from './context.js';
+import { consolePrinter } from './output.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_INTERRUPTED = 130;
+
+function version(): string {
+  return (JSON.parse(readFileSync(`${packageRoot()}/package.json`, 'utf8')) as { version: string }).version;
+}
+
+export function createProgram(context: CommandContext): Command {
+  const program = new Command('rootforge')
+    .description('Turn OCI and Docker images into bootable ext4 root filesystems for microVMs, without root.')
+    .version(version());
+  program.addCommand(warmCommand(context));
+  program.addCommand(cacheCommand(context));
+  configureAll(program, context);
+  return program;
+}
+
+/** addCommand() does not pass settings down, so every command gets the same output and no process.exit. */
+function configureAll(command: Command, context: CommandContext): void {
+  command.exitOverride();
+  command.showHelpAfterError();
+  command.configureOutput({ writeOut: (s) => context.printer.data(s), writeErr: (s) => context.printer.error(s.trimEnd()) });
+  for (const sub of command.commands) configureAll(sub, context);
+}
+
+/** Runs the CLI and returns its exit code; only the entry point below exits. */
+export async function run(argv: string[]): Promise<number> {
+  const controller = new AbortController();
+  const context: CommandContext = { printer: consolePrinter, signal: controller.signal, exitCode: EXIT_OK };
+  let interrupted = false;
+  const onSignal = (): void => {
+    if (interrupted) return;
+    interrupted = true;
+    context.printer.error('interrupted, cleaning up…');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await createProgram(context).parseAsync(argv, { from: 'user' });
+    return interrupted ? EXIT_INTERRUPTED : context.exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (interrupted || isAbortError(error)) return EXIT_INTERRUPTED;
+    const e = asRootforgeError(error);
+    context.printer.error(`rootforge: ${e.code}: ${e.toString()}\n  hint: ${e.hint}`);
+    return e.code === 'ERR_USAGE' || e.code === 'ERR_INVALID_REFERENCE' || e.code === 'ERR_INVALID_PLATFORM' ? EXIT_USAGE : EXIT_FAILED;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,32 @@
+/** One path of the final root filesystem, after every layer has been replayed. */
+export type EntryType = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo';
+
+export interface RootfsEntry {
+  /** Normalised path relative to the root: no leading '/', no '.', no '..', '' is the root itself. */
+  path: string;
+  type: EntryType;
+  /** Permission bits including setuid/setgid/sticky (mode & 0o7777). */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Modification time, whole seconds since the epoch. */
+  mtime: number;
+  /** Content size in bytes (files only; 0 otherwise). */
+  size: number;
+  /** Symlink target, verbatim from the layer. */
+  linkTarget?: string;
+  /** For the second and later paths of a hardlinked file: the path emitted first. */
+  hardlinkTo?: string;
+  devMajor?: number;
+  devMinor?: number;
+  /** Extended attributes from PAX SCHILY.xattr.* records, name -> raw value. */
+  xattrs?: Record<string, Buffer>;
+}
+
+/** An uncompressed layer tar on disk, oldest first. */
+export interface LayerSource {
+  /** Path of the uncompressed tar (verified against its diff_id before use). */
+  path: string;
+  /** The layer's diff_id, used to name the layer in errors. */
+  diffId: string;
+}

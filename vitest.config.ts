@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    // Tests start real registries and run mkfs/debugfs; two cores are all a CI machine has.
+    maxWorkers: 2,
+  },
+});
