@@ -26,6 +26,8 @@ export interface SessionOptions {
   signal?: AbortSignal;
   onEvent?: EventListener;
   env?: NodeJS.ProcessEnv;
+  /** Registry client tuning beyond the above (backoff delays, user agent). */
+  registry?: Pick<RegistryClientOptions, 'retryBaseMs' | 'retryMaxMs' | 'maxRetryAfterMs' | 'userAgent'>;
 }
 
 /** What one run shares across its images: the cache, the registry client, the worker pool, and in-flight layers. */
@@ -39,11 +41,13 @@ export class Session {
   private constructor(readonly layout: OciLayout, readonly options: SessionOptions) {
     this.platform = options.platform ? parsePlatform(options.platform) : DEFAULT_PLATFORM;
     this.clientOptions = {
+      ...options.registry,
+      ...(options.env ? { env: { ...options.env } } : {}),
       insecureRegistries: options.insecureRegistries ?? [],
       ...(options.retries !== undefined ? { retries: options.retries } : {}),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     };
-    this.client = new RegistryClient({ ...this.clientOptions, ...(options.env ? { env: options.env } : {}) });
+    this.client = new RegistryClient(this.clientOptions);
     this.pool = createLayerPool(options.workers ?? defaultWorkerCount());
   }
 

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { CommanderError, Command } from 'commander';
 import { asRootforgeError, isAbortError } from '../errors.js';
-import { packageRoot } from '../package-root.js';
+import { packageVersion } from '../package-root.js';
 import { cacheCommand } from './commands/cache.js';
+import { buildCommand } from './commands/build.js';
 import { warmCommand } from './commands/warm.js';
 import type { CommandContext } from './context.js';
 import { consolePrinter } from './output.js';
@@ -12,15 +12,12 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
 
-function version(): string {
-  return (JSON.parse(readFileSync(`${packageRoot()}/package.json`, 'utf8')) as { version: string }).version;
-}
-
 export function createProgram(context: CommandContext): Command {
   const program = new Command('rootforge')
     .description('Turn OCI and Docker images into bootable ext4 root filesystems for microVMs, without root.')
-    .version(version());
+    .version(packageVersion());
   program.addCommand(warmCommand(context));
+  program.addCommand(buildCommand(context));
   program.addCommand(cacheCommand(context));
   configureAll(program, context);
   return program;

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { warm } from '../../batch/warm.js';
 import { addImageOptions, collectRefs, sessionOptions, type CommonFlags } from '../options.js';
-import { eventLogger, exitCodeFor, printSummary, type Printer } from '../output.js';
+import { eventLogger, exitCodeFor, printSummary } from '../output.js';
 import type { CommandContext } from '../context.js';
 
 export function warmCommand(context: CommandContext): Command {
@@ -18,7 +18,7 @@ export function warmCommand(context: CommandContext): Command {
       onEvent: eventLogger(context.printer, Boolean(flags.quiet || flags.json)),
     });
     context.signal.throwIfAborted();
-    printSummary(context.printer as Printer, result.images, Boolean(flags.json));
+    printSummary(context.printer, result.images, Boolean(flags.json));
     context.exitCode = exitCodeFor(result.images);
   });
 }

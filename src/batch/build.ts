@@ -1,0 +1,175 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve as resolvePath } from 'node:path';
+import { toErrorInfo, withContext } from '../errors.js';
+import { writeFileAtomic, fsyncDir } from '../cache/atomic.js';
+import { packageVersion } from '../package-root.js';
+import { formatReference, parseReference, type ImageReference } from '../registry/reference.js';
+import { describeResolved, type ImageResult } from './image-result.js';
+import { mapLimit } from './limit.js';
+import { outputNames } from './output-names.js';
+import { resolveImage, type ResolvedImage } from './resolve.js';
+import { Session, type SessionOptions } from './session.js';
+import { imageConfigSummary, type Sidecar } from './sidecar.js';
+import { buildRootfs, type RootfsBuildOptions } from './rootfs.js';
+import { detectE2fsprogs, choosePopulate } from '../ext4/tools.js';
+
+export interface BuildOptions extends SessionOptions, RootfsBuildOptions {
+  refs: string[];
+  /** Output names, one per ref (undefined: derived from the ref). */
+  names?: (string | undefined)[];
+  outDir: string;
+  /** Images built at once (replay, mkfs, debugfs). */
+  jobs?: number;
+  /** Where staging directories and temp files go (default: $TMPDIR). */
+  workDir?: string;
+  /** Rebuild even when an output from the same manifest and options exists. */
+  force?: boolean;
+}
+
+export interface BuildResult {
+  images: ImageResult[];
+}
+
+/** Builds one ext4 per reference into outDir; a failed image never stops the others. */
+export async function build(options: BuildOptions): Promise<BuildResult> {
+  const tools = await detectE2fsprogs(options.signal);
+  const populate = choosePopulate(options.populate, tools);
+  const session = await Session.open(options);
+  try {
+    const parsed = options.refs.map((text) => {
+      try {
+        return parseReference(text);
+      } catch {
+        return undefined;
+      }
+    });
+    const names = outputNames(
+      parsed.map((r, i) => r ?? ({ registry: 'invalid', repository: `invalid-${i}`, apiHost: 'invalid' } as ImageReference)),
+      options.names ?? [],
+    );
+    await mkdir(options.outDir, { recursive: true });
+    const images = await mapLimit(options.refs, options.jobs ?? 2, (ref, i) =>
+      buildOne(session, options, { refText: ref, name: names[i] as string, populate, tools }),
+    );
+    return { images };
+  } finally {
+    await session.close();
+  }
+}
+
+interface ImageJob {
+  refText: string;
+  name: string;
+  populate: 'tar' | 'dir';
+  tools: Awaited<ReturnType<typeof detectE2fsprogs>>;
+}
+
+async function buildOne(session: Session, options: BuildOptions, job: ImageJob): Promise<ImageResult> {
+  const { refText, name } = job;
+  const signal = options.signal;
+  const result: ImageResult = { ref: refText, status: 'failed' };
+  const seconds: Record<string, number> = {};
+  const timed = async <T>(stage: keyof typeof seconds | string, fn: () => Promise<T>): Promise<T> => {
+    session.emit({ type: 'stage', image: refText, stage: stage as never });
+    const started = performance.now();
+    try {
+      return await fn();
+    } finally {
+      seconds[stage] = Math.round((performance.now() - started) * 1000) / 1e6;
+    }
+  };
+  session.emit({ type: 'image-start', image: refText });
+  const output = resolvePath(options.outDir, `${name}.ext4`);
+  const sidecarPath = resolvePath(options.outDir, `${name}.json`);
+  const tempImage = join(dirname(output), `.${name}.ext4.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  let workDir: string | undefined;
+  try {
+    signal?.throwIfAborted();
+    const ref = parseReference(refText);
+    const canonical = formatReference(ref);
+    result.name = canonical;
+    const image = await timed('resolve', () => resolveImage(session.client, session.layout, ref, session.platform, signal));
+    Object.assign(result, describeResolved(image));
+    await timed('download', () => session.prepareLayers(image, signal));
+    await session.layout.setRef(canonical, image.manifestDescriptor);
+
+    const buildKey = computeBuildKey(image, options, job.populate);
+    if (!options.force && (await reusable(output, sidecarPath, buildKey))) {
+      result.status = 'skipped';
+      result.output = output;
+      result.seconds = seconds;
+      session.emit({ type: 'image-done', image: refText, status: 'skipped' });
+      return result;
+    }
+
+    workDir = await mkdtemp(join(options.workDir ?? tmpdir(), `rootforge-${process.pid}-${randomBytes(4).toString('hex')}-`));
+    const layers = image.layers.map((l) => ({ path: session.layout.blobPath(l.diffId), diffId: l.diffId }));
+    const built = await buildRootfs({
+      layers,
+      imagePath: tempImage,
+      workDir,
+      populate: job.populate,
+      tools: job.tools,
+      options,
+      signal,
+      timed,
+      warn: (message) => session.emit({ type: 'warning', image: refText, message }),
+    });
+    await timed('write', async () => {
+      const sidecar: Sidecar = {
+        ref: refText,
+        name: canonical,
+        manifestDigest: image.manifestDigest,
+        configDigest: image.configDigest,
+        diffIds: image.layers.map((l) => l.diffId),
+        platform: image.platform,
+        sizeBytes: built.sizeBytes,
+        entries: built.entries,
+        populate: job.populate,
+        init: built.init,
+        injected: built.injected,
+        buildKey,
+        config: imageConfigSummary(image),
+        rootforgeVersion: packageVersion(),
+      };
+      await rename(tempImage, output);
+      await fsyncDir(dirname(output));
+      await writeFileAtomic(sidecarPath, JSON.stringify(sidecar, null, 2) + '\n');
+    });
+    result.status = 'ok';
+    result.output = output;
+  } catch (error) {
+    result.error = toErrorInfo(withContext(error, { image: refText }));
+  } finally {
+    await rm(tempImage, { force: true });
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  }
+  result.seconds = seconds;
+  session.emit({ type: 'image-done', image: refText, status: result.status, ...(result.error ? { error: result.error } : {}) });
+  return result;
+}
+
+/** Everything that shapes the output, so an unchanged rebuild can be skipped. */
+function computeBuildKey(image: ResolvedImage, options: BuildOptions, populate: string): string {
+  const shaping = {
+    manifest: image.manifestDigest,
+    populate,
+    size: options.sizeBytes ?? null,
+    headroom: options.headroomPercent ?? null,
+    inject: options.inject !== false,
+    agent: options.agentDigest ?? null,
+    version: packageVersion(),
+  };
+  return createHash('sha256').update(JSON.stringify(shaping)).digest('hex');
+}
+
+async function reusable(output: string, sidecarPath: string, buildKey: string): Promise<boolean> {
+  try {
+    const sidecar = JSON.parse(await readFile(sidecarPath, 'utf8')) as Partial<Sidecar>;
+    return sidecar.buildKey === buildKey && (await stat(output)).size === sidecar.sizeBytes;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { build } from '../../batch/build.js';
+import { parseSize } from '../../ext4/size.js';
+import { RootforgeError } from '../../errors.js';
+import { addImageOptions, collectRefs, sessionOptions, type CommonFlags } from '../options.js';
+import { eventLogger, exitCodeFor, printSummary } from '../output.js';
+import type { CommandContext } from '../context.js';
+
+interface BuildFlags extends CommonFlags {
+  out: string;
+  size?: number;
+  headroom?: number;
+  populate?: 'tar' | 'dir';
+  inject: boolean;
+  agent?: string;
+  workDir?: string;
+  force?: boolean;
+}
+
+function sizeArg(value: string): number {
+  try {
+    return parseSize(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+function percentArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1000) throw new InvalidArgumentError('expected a percentage from 0 to 1000');
+  return n;
+}
+
+export function buildCommand(context: CommandContext): Command {
+  return addImageOptions(
+    new Command('build')
+      .description('build an ext4 root filesystem per image: OUT/<name>.ext4 and OUT/<name>.json')
+      .argument('[refs...]', 'image references, e.g. debian:bookworm'),
+  )
+    .option('-o, --out <dir>', 'output directory', '.')
+    .option('--size <size>', 'exact image size, e.g. 2G, 512M (default: sized from the content)', sizeArg)
+    .option('--headroom <percent>', 'free space added to a content-sized image', percentArg)
+    .addOption(new Option('--populate <how>', 'how mkfs.ext4 is filled (default: tar when e2fsprogs >= 1.47.1)').choices(['tar', 'dir']))
+    .option('--no-inject', 'do not add the rootforge guest files')
+    .option('--agent <path>', 'vsock agent binary to install as /usr/local/bin/rootforge-vsock-agent')
+    .option('--work-dir <dir>', 'where staging directories go (default: $TMPDIR)')
+    .option('--force', 'rebuild even when an output from the same manifest and options exists')
+    .action(async (args: string[], flags: BuildFlags) => {
+      const refs = await collectRefs(args, flags.file);
+      let agentDigest: string | undefined;
+      if (flags.agent) {
+        try {
+          agentDigest = createHash('sha256').update(await readFile(flags.agent)).digest('hex');
+        } catch (error) {
+          throw new RootforgeError('ERR_USAGE', `cannot read --agent ${flags.agent}: ${(error as Error).message}`);
+        }
+      }
+      const result = await build({
+        ...sessionOptions(flags, context.signal),
+        refs,
+        outDir: flags.out,
+        ...(flags.jobs ? { jobs: flags.jobs } : {}),
+        ...(flags.size !== undefined ? { sizeBytes: flags.size } : {}),
+        ...(flags.headroom !== undefined ? { headroomPercent: flags.headroom } : {}),
+        ...(flags.populate ? { populate: flags.populate } : {}),
+        inject: flags.inject,
+        ...(flags.agent ? { agentPath: flags.agent, agentDigest } : {}),
+        ...(flags.workDir ? { workDir: flags.workDir } : {}),
+        force: Boolean(flags.force),
+        onEvent: eventLogger(context.printer, Boolean(flags.quiet || flags.json)),
+      });
+      context.signal.throwIfAborted();
+      printSummary(context.printer, result.images, Boolean(flags.json));
+      context.exitCode = exitCodeFor(result.images);
+    });
+}

@@ -1,0 +1,70 @@
+/** Shared pieces of the registry tests: a recording BlobSink and a scriptable fake registry. */
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { BlobSink } from '../../src/oci/blob-sink.js';
+
+/** Collects a blob in memory and counts resets, like the cache's BlobWriter would behave. */
+export class RecordingSink implements BlobSink {
+  chunks: Buffer[] = [];
+  written = 0;
+  resets = 0;
+
+  constructor(prefix?: Buffer) {
+    if (prefix) {
+      this.chunks.push(prefix);
+      this.written = prefix.byteLength;
+    }
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    this.chunks.push(Buffer.from(chunk));
+    this.written += chunk.byteLength;
+  }
+
+  async reset(): Promise<void> {
+    this.resets++;
+    this.chunks = [];
+    this.written = 0;
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+export interface SeenRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+}
+
+export interface FakeServer {
+  host: string;
+  url: string;
+  seen: SeenRequest[];
+  close(): Promise<void>;
+}
+
+/** A scriptable server on 127.0.0.1 for faults a real registry will not produce (resets, stalls, lying digests). */
+export async function startFakeServer(handler: (req: IncomingMessage, res: ServerResponse, n: number) => void | Promise<void>): Promise<FakeServer> {
+  const seen: SeenRequest[] = [];
+  const server = createServer((req, res) => {
+    const n = seen.length;
+    seen.push({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers });
+    Promise.resolve(handler(req, res, n)).catch(() => {
+      res.destroy();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    host: `127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
