@@ -30,3 +30,27 @@ export interface LayerSource {
   /** The layer's diff_id, used to name the layer in errors. */
   diffId: string;
 }
+
+/** Counts for the final tree, for sizing and reports. */
+export interface RootfsStats {
+  /** Paths of each type, the root included; a hardlinked path counts as its target's type. */
+  byType: Record<EntryType, number>;
+  /** Paths that are extra names of an inode already counted (entries with hardlinkTo). */
+  hardlinks: number;
+  /** Bytes of regular file content, each inode counted once. */
+  fileBytes: number;
+  /** The most children any one directory has. */
+  maxDirEntries: number;
+  /** Tar entries read across all layers, whiteouts included. */
+  tarEntries: number;
+  /** AUFS metadata entries (.wh..wh.*) that were skipped. */
+  ignoredEntries: number;
+}
+
+/** What materializeTree left for the ext4 stage to finish. */
+export interface StagedInfo {
+  /** Paths staged with a mode other than their real one (so the runner can read them, or so no setuid file sits on the host): path -> staged mode. */
+  stagedModes: Map<string, number>;
+  /** Devices and fifos (and their extra hardlink paths), not created in staging because that needs root. */
+  special: RootfsEntry[];
+}

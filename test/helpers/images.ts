@@ -70,7 +70,8 @@ export async function makeTar(entries: TarEntrySpec[]): Promise<Buffer> {
     const header: Partial<Header> & Pick<Header, 'name'> = {
       name: e.name,
       type,
-      mode: e.mode ?? (type === 'directory' ? 0o755 : type === 'symlink' ? 0o777 : 0o644),
+      // tar-stream's pack treats mode 0 as unset; a file-type bit keeps it truthy and is masked off when encoded.
+      mode: e.mode === 0 ? 0o100000 : (e.mode ?? (type === 'directory' ? 0o755 : type === 'symlink' ? 0o777 : 0o644)),
       uid: e.uid ?? 0,
       gid: e.gid ?? 0,
       mtime: e.mtime ?? EPOCH,

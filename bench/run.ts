@@ -1,0 +1,16 @@
+// `npm run bench`: prints figures and ratios (medians); not part of the test suite.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { benchUncompressedCache } from './uncompressed-cache.js';
+
+const workDir = process.env.ROOTFORGE_BENCH_DIR ?? join(tmpdir(), 'rootforge-bench');
+const only = process.argv.slice(2);
+const want = (name: string): boolean => only.length === 0 || only.includes(name);
+
+if (want('uncompressed-cache')) {
+  const figures = await benchUncompressedCache(join(workDir, 'uncompressed-cache'));
+  console.log('\n# keep uncompressed layer tars in the cache? (Debian-sized layer, medians of 5)');
+  console.table(figures);
+}
+await rm(workDir, { recursive: true, force: true });

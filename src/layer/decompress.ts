@@ -1,0 +1,63 @@
+/** The decompressor for a layer's media type, failing with ERR_DECOMPRESS on corrupt or truncated input. */
+import { PassThrough, type Transform, type TransformCallback } from 'node:stream';
+import zlib from 'node:zlib';
+import { RootforgeError } from '../errors.js';
+import { FzstdDecompress } from './fzstd-transform.js';
+import { ZstdFrameCheck } from './zstd-frames.js';
+
+export type Compression = 'gzip' | 'zstd' | 'none';
+
+/** Node >= 22.15 ships zstd in zlib; the typings for Node 20 do not know it. */
+const nativeZstd = (zlib as unknown as { createZstdDecompress?: () => Transform }).createZstdDecompress;
+
+function toDecompressError(error: unknown, format: string): RootforgeError {
+  if (error instanceof RootforgeError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new RootforgeError('ERR_DECOMPRESS', `${format}: ${message}`, { cause: error });
+}
+
+/** Rewrites the errors a zlib stream is destroyed with, through _destroy, which every stream error passes. */
+function mapErrors<T extends Transform>(stream: T, format: string): T {
+  const destroy = stream._destroy.bind(stream);
+  stream._destroy = (error: Error | null, callback: (error?: Error | null) => void) => {
+    destroy(error, (e) => callback(e ? toDecompressError(e, format) : e));
+  };
+  return stream;
+}
+
+/** Native zstd plus a frame walker, because the native decoder accepts truncated frames silently (exported for tests). */
+export function checkedNativeZstd(create: () => Transform): Transform {
+  const stream = create();
+  const check = new ZstdFrameCheck();
+  const transform = stream._transform.bind(stream);
+  const flush = stream._flush?.bind(stream);
+  stream._transform = (chunk: Buffer, encoding: BufferEncoding, callback: TransformCallback) => {
+    try {
+      check.feed(chunk);
+    } catch (error) {
+      return callback(error as Error);
+    }
+    transform(chunk, encoding, callback);
+  };
+  stream._flush = (callback: TransformCallback) => {
+    try {
+      check.end();
+    } catch (error) {
+      return callback(error as Error);
+    }
+    if (flush) flush(callback);
+    else callback();
+  };
+  return mapErrors(stream, 'zstd');
+}
+
+export function decompressStream(compression: Compression): Transform {
+  switch (compression) {
+    case 'gzip':
+      return mapErrors(zlib.createGunzip(), 'gzip');
+    case 'zstd':
+      return nativeZstd ? checkedNativeZstd(nativeZstd) : new FzstdDecompress();
+    case 'none':
+      return new PassThrough();
+  }
+}

@@ -1,0 +1,69 @@
+/** Emits the planned tree as one tar for `mkfs.ext4 -d -`: directories, then links and nodes, then file contents streamed from the layers. */
+import { Readable } from 'node:stream';
+import { RootforgeError } from '../errors.js';
+import type { RootfsPlan } from './flatten.js';
+import { layerLabel, readLayer } from './layer-reader.js';
+import { encodeTarHeader, tarPadding, TAR_END, type TarRecord } from './tar-header.js';
+import type { RootfsEntry } from './types.js';
+
+function record(entry: RootfsEntry): TarRecord {
+  const rec: TarRecord = { path: entry.path, type: entry.type, mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime: entry.mtime, size: entry.size };
+  if (entry.linkTarget !== undefined) rec.linkname = entry.linkTarget;
+  if (entry.devMajor !== undefined) rec.devMajor = entry.devMajor;
+  if (entry.devMinor !== undefined) rec.devMinor = entry.devMinor;
+  if (entry.xattrs) rec.xattrs = entry.xattrs;
+  return rec;
+}
+
+/** A hardlink entry; mke2fs applies the link header's owner, mode and mtime to the shared inode, so they repeat the target's. */
+function hardlink(entry: RootfsEntry): TarRecord {
+  return { path: entry.path, type: 'hardlink', linkname: entry.hardlinkTo!, mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime: entry.mtime, size: 0 };
+}
+
+async function* mergedTar(plan: RootfsPlan, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+  const entries = plan.entries();
+  // Every directory before anything inside it: mke2fs looks each parent up and fails when it is missing.
+  for (const entry of entries) if (entry.type === 'dir') yield encodeTarHeader(record(entry));
+  // Symlinks, devices and fifos carry no content; plan order puts each hardlink after its target.
+  for (const entry of entries) {
+    if (entry.type === 'dir' || entry.type === 'file') continue;
+    yield encodeTarHeader(entry.hardlinkTo === undefined ? record(entry) : hardlink(entry));
+  }
+  for (const [index, layer] of plan.layers.entries()) {
+    const contents = plan.contents(index);
+    let remaining = contents.size;
+    if (remaining === 0) continue;
+    for await (const entry of readLayer(layer, index, { signal })) {
+      const planned = contents.get(entry.ordinal);
+      if (!planned) continue;
+      if (entry.header.name !== planned.name || entry.header.size !== planned.size) {
+        throw new RootforgeError('ERR_BAD_LAYER', `${layerLabel(layer, index)}: entry ${entry.ordinal} changed since planning (${JSON.stringify(entry.header.name)})`, { blob: layer.diffId });
+      }
+      yield encodeTarHeader(record(planned.file));
+      for await (const chunk of entry.content) yield chunk;
+      yield tarPadding(planned.size);
+      for (const link of planned.links) yield encodeTarHeader(hardlink(link));
+      // The rest of the layer has nothing left to emit, so stop reading it.
+      if (--remaining === 0) break;
+    }
+    if (remaining > 0) throw new RootforgeError('ERR_BAD_LAYER', `${layerLabel(layer, index)}: ended before ${remaining} planned file(s)`, { blob: layer.diffId });
+  }
+  yield TAR_END;
+}
+
+/** The final tree as a tar stream; pulls from the layer files only as fast as it is read, and fails on abort. */
+export function mergedTarStream(plan: RootfsPlan, opts: { signal?: AbortSignal } = {}): Readable {
+  const { signal } = opts;
+  const stream = Readable.from(mergedTar(plan, signal), { objectMode: false, highWaterMark: 1 << 20 });
+  if (signal) {
+    const onAbort = (): void => {
+      stream.destroy(new RootforgeError('ERR_ABORTED', 'interrupted', { cause: signal.reason }));
+    };
+    if (signal.aborted) onAbort();
+    else {
+      signal.addEventListener('abort', onAbort, { once: true });
+      stream.once('close', () => signal.removeEventListener('abort', onAbort));
+    }
+  }
+  return stream;
+}
