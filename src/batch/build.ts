@@ -14,8 +14,9 @@ import { Session, type SessionOptions } from './session.js';
 import { imageConfigSummary, type Sidecar } from './sidecar.js';
 import { buildRootfs, type RootfsBuildOptions } from './rootfs.js';
 import { detectE2fsprogs, choosePopulate } from '../ext4/tools.js';
+import { loadUserFiles, type UserFileOptions, type UserFiles } from '../inject/user-files.js';
 
-export interface BuildOptions extends SessionOptions, RootfsBuildOptions {
+export interface BuildOptions extends SessionOptions, RootfsBuildOptions, UserFileOptions {
   refs: string[];
   /** Output names, one per ref (undefined: derived from the ref). */
   names?: (string | undefined)[];
@@ -36,6 +37,7 @@ export interface BuildResult {
 export async function build(options: BuildOptions): Promise<BuildResult> {
   const tools = await detectE2fsprogs(options.signal);
   const populate = choosePopulate(options.populate, tools);
+  const userFiles = await loadUserFiles(options, options.signal);
   const session = await Session.open(options);
   try {
     const parsed = options.refs.map((text) => {
@@ -51,7 +53,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     );
     await mkdir(options.outDir, { recursive: true });
     const images = await mapLimit(options.refs, options.jobs ?? 2, (ref, i) =>
-      buildOne(session, options, { refText: ref, name: names[i] as string, populate, tools }),
+      buildOne(session, options, { refText: ref, name: names[i] as string, populate, tools, userFiles }),
     );
     return { images };
   } finally {
@@ -64,6 +66,7 @@ interface ImageJob {
   name: string;
   populate: 'tar' | 'dir';
   tools: Awaited<ReturnType<typeof detectE2fsprogs>>;
+  userFiles: UserFiles;
 }
 
 async function buildOne(session: Session, options: BuildOptions, job: ImageJob): Promise<ImageResult> {
@@ -95,7 +98,7 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
     await timed('download', () => session.prepareLayers(image, signal));
     await session.layout.setRef(canonical, image.manifestDescriptor);
 
-    const buildKey = computeBuildKey(image, options, job.populate);
+    const buildKey = computeBuildKey(image, options, job);
     if (!options.force && (await reusable(output, sidecarPath, buildKey))) {
       result.status = 'skipped';
       result.output = output;
@@ -113,6 +116,7 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
       populate: job.populate,
       tools: job.tools,
       options,
+      userFiles: job.userFiles.files,
       signal,
       timed,
       warn: (message) => session.emit({ type: 'warning', image: refText, message }),
@@ -152,10 +156,11 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
 }
 
 /** Everything that shapes the output, so an unchanged rebuild can be skipped. */
-function computeBuildKey(image: ResolvedImage, options: BuildOptions, populate: string): string {
+function computeBuildKey(image: ResolvedImage, options: BuildOptions, job: ImageJob): string {
   const shaping = {
     manifest: image.manifestDigest,
-    populate,
+    populate: job.populate,
+    userFiles: job.userFiles.digest ?? null,
     size: options.sizeBytes ?? null,
     headroom: options.headroomPercent ?? null,
     inject: options.inject !== false,

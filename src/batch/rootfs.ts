@@ -13,7 +13,7 @@ import { writeValueFiles } from '../ext4/value-files.js';
 import type { E2fsTools } from '../ext4/tools.js';
 import type { DebugfsOp } from '../ext4/debugfs-ops.js';
 import { detectInitSystem } from '../inject/init-system.js';
-import { guestInjection } from '../inject/guest-files.js';
+import { guestInjection, type GuestFile } from '../inject/guest-files.js';
 import { existingFromEntries, injectOps } from '../inject/plan.js';
 
 export interface RootfsBuildOptions {
@@ -30,6 +30,8 @@ export interface RootfsBuildOptions {
   agentDigest?: string;
 }
 
+export type { UserFileOptions } from '../inject/user-files.js';
+
 export interface RootfsJob {
   layers: LayerSource[];
   imagePath: string;
@@ -37,6 +39,8 @@ export interface RootfsJob {
   populate: 'tar' | 'dir';
   tools: E2fsTools;
   options: RootfsBuildOptions;
+  /** The user's --overlay and --inject files, added after the guest files. */
+  userFiles: GuestFile[];
   signal?: AbortSignal;
   timed: <T>(stage: string, fn: () => Promise<T>) => Promise<T>;
   warn: (message: string) => void;
@@ -58,18 +62,18 @@ export async function buildRootfs(job: RootfsJob): Promise<RootfsBuilt> {
   await mkdir(tempDir, { recursive: true });
 
   const init = detectInitSystem(entries);
-  let guestOps: DebugfsOp[] = [];
-  let injected: string[] = [];
-  const extraFiles: number[] = [];
+  const files: GuestFile[] = [];
   if (options.inject !== false) {
     const guest = guestInjection({ ...(options.agentPath ? { agentPath: options.agentPath } : {}), init });
     for (const warning of guest.warnings) job.warn(warning.message);
-    const planned = injectOps(guest.files, existingFromEntries(entries), { tempDir });
-    for (const temp of planned.tempFiles) await writeFile(temp.path, temp.content);
-    guestOps = planned.ops;
-    injected = guest.files.map((f) => f.path);
-    extraFiles.push(...planned.sizes);
+    files.push(...guest.files);
   }
+  files.push(...job.userFiles);
+  const planned = injectOps(files, existingFromEntries(entries), { tempDir });
+  for (const temp of planned.tempFiles) await writeFile(temp.path, temp.content);
+  const guestOps: DebugfsOp[] = planned.ops;
+  const injected = files.map((f) => f.path);
+  const extraFiles = planned.sizes;
   const size = computeImageSize(entries, {
     ...(options.headroomPercent !== undefined ? { headroomPercent: options.headroomPercent } : {}),
     ...(options.sizeBytes !== undefined ? { sizeBytes: options.sizeBytes } : {}),

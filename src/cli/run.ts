@@ -26,7 +26,7 @@ export function createProgram(context: CommandContext): Command {
 /** addCommand() does not pass settings down, so every command gets the same output and no process.exit. */
 function configureAll(command: Command, context: CommandContext): void {
   command.exitOverride();
-  command.showHelpAfterError();
+  command.showHelpAfterError('(run with --help for usage)');
   command.configureOutput({ writeOut: (s) => context.printer.data(s), writeErr: (s) => context.printer.error(s.trimEnd()) });
   for (const sub of command.commands) configureAll(sub, context);
 }

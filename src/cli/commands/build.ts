@@ -13,10 +13,19 @@ interface BuildFlags extends CommonFlags {
   size?: number;
   headroom?: number;
   populate?: 'tar' | 'dir';
-  inject: boolean;
+  /** A JSON file of extra files, or false for --no-inject. */
+  inject?: string | false;
   agent?: string;
   workDir?: string;
   force?: boolean;
+  overlay?: string;
+  overlayOwner?: { uid: number; gid: number };
+}
+
+function ownerArg(value: string): { uid: number; gid: number } {
+  const match = /^(\d+):(\d+)$/.exec(value);
+  if (!match) throw new InvalidArgumentError('expected UID:GID, e.g. 1000:1000');
+  return { uid: Number(match[1]), gid: Number(match[2]) };
 }
 
 function sizeArg(value: string): number {
@@ -43,8 +52,11 @@ export function buildCommand(context: CommandContext): Command {
     .option('--size <size>', 'exact image size, e.g. 2G, 512M (default: sized from the content)', sizeArg)
     .option('--headroom <percent>', 'free space added to a content-sized image', percentArg)
     .addOption(new Option('--populate <how>', 'how mkfs.ext4 is filled (default: tar when e2fsprogs >= 1.47.1)').choices(['tar', 'dir']))
-    .option('--no-inject', 'do not add the rootforge guest files')
+    .option('--inject <file.json>', 'add the files, directories and symlinks this JSON lists (see README)')
+    .option('--no-inject', 'do not add the rootforge guest files (--overlay and --inject still apply)')
     .option('--agent <path>', 'vsock agent binary to install as /usr/local/bin/rootforge-vsock-agent')
+    .option('--overlay <dir>', 'copy this directory tree into every image (owned by root)')
+    .option('--overlay-owner <uid:gid>', 'owner of the --overlay files instead of root', ownerArg)
     .option('--work-dir <dir>', 'where staging directories go (default: $TMPDIR)')
     .option('--force', 'rebuild even when an output from the same manifest and options exists')
     .action(async (args: string[], flags: BuildFlags) => {
@@ -65,9 +77,12 @@ export function buildCommand(context: CommandContext): Command {
         ...(flags.size !== undefined ? { sizeBytes: flags.size } : {}),
         ...(flags.headroom !== undefined ? { headroomPercent: flags.headroom } : {}),
         ...(flags.populate ? { populate: flags.populate } : {}),
-        inject: flags.inject,
+        inject: flags.inject !== false,
         ...(flags.agent ? { agentPath: flags.agent, agentDigest } : {}),
         ...(flags.workDir ? { workDir: flags.workDir } : {}),
+        ...(flags.overlay ? { overlayDir: flags.overlay } : {}),
+        ...(flags.overlayOwner ? { overlayOwner: flags.overlayOwner } : {}),
+        ...(typeof flags.inject === 'string' ? { injectFile: flags.inject } : {}),
         force: Boolean(flags.force),
         onEvent: eventLogger(context.printer, Boolean(flags.quiet || flags.json)),
       });
