@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { benchUncompressedCache } from './uncompressed-cache.js';
+import { benchBuildStages } from './build-stages.js';
 
 const workDir = process.env.ROOTFORGE_BENCH_DIR ?? join(tmpdir(), 'rootforge-bench');
 const only = process.argv.slice(2);
@@ -12,5 +13,10 @@ if (want('uncompressed-cache')) {
   const figures = await benchUncompressedCache(join(workDir, 'uncompressed-cache'));
   console.log('\n# keep uncompressed layer tars in the cache? (Debian-sized layer, medians of 5)');
   console.table(figures);
+}
+if (want('build-stages')) {
+  const table = await benchBuildStages(join(workDir, 'build-stages'));
+  console.log('\n# build stages, warm cache, Debian-sized image (seconds, medians of 5)');
+  console.table(table);
 }
 await rm(workDir, { recursive: true, force: true });

@@ -24,10 +24,7 @@ function tolerated(command: string, message: string): boolean {
   return /^mkdir\s/.test(command) && MKDIR_EXISTS.test(message);
 }
 
-/**
- * Every output line that is not the echo of the next script line, a banner or a known benign message is an error
- * of the command echoed last; debugfs exits 0 regardless, so this is the only failure signal.
- */
+/** Any line that is not the next echo, the banner or a benign message is an error of the last echoed command: debugfs exits 0 anyway. */
 export function checkDebugfsOutput(script: string, output: string): DebugfsFailure[] {
   const lines = script.split('\n');
   if (lines.at(-1) === '') lines.pop();

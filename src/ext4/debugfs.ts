@@ -28,10 +28,7 @@ function* chunks(script: string): Generator<string> {
   for (let i = 0; i < script.length; i += CHUNK) yield script.slice(i, i + CHUNK);
 }
 
-/**
- * Runs `debugfs -w -f - IMAGE` with the script on stdin. stdout and stderr share one file so each message stays
- * after the echo of the command that printed it; every line that is not an echo or a known benign message fails.
- */
+/** `debugfs -w -f - IMAGE`, script on stdin; stdout and stderr share one file so each error follows its command's echo. */
 export async function runDebugfs(image: string, script: string, opts: RunDebugfsOptions = {}): Promise<string> {
   if (opts.signal?.aborted) throw new RootforgeError('ERR_ABORTED', 'debugfs was interrupted before it started');
   const binary = opts.debugfs ?? (await defaultTool('debugfs'));

@@ -1,7 +1,4 @@
-/**
- * The debugfs ops that restore what a populate path could not carry into the image, and nothing more. Pure: xattr
- * values come back as files for the caller to write before running the ops.
- */
+/** The debugfs ops that restore what a populate path could not carry, and nothing more. Pure: xattr values come back as files. */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { EntryType, RootfsEntry } from '../layer/types.js';
@@ -49,11 +46,6 @@ function abs(path: string): string {
   return `/${path}`;
 }
 
-function parentOf(path: string): string {
-  const slash = path.lastIndexOf('/');
-  return slash < 0 ? '' : path.slice(0, slash);
-}
-
 function outsidePlainTime(mtime: number): boolean {
   return mtime < 0 || mtime > PLAIN_TIME_MAX;
 }
@@ -99,13 +91,13 @@ export function fixupOps(entries: readonly RootfsEntry[], populate: 'tar' | 'dir
       // tar-stream's pack writes mode 0 as 0644 (it treats 0 as unset), so the tar never says 0000.
       if ((entry.mode & 0o7777) === 0) setMode(entry);
       if (outsidePlainTime(entry.mtime)) set(entry, 'mtime', entry.mtime);
-      xattrs(entry, (name) => !TAR_KEPT_XATTRS.has(name));
+      // tar-stream writes PAX values as UTF-8 strings, so a kept xattr with a byte >= 0x80 arrives mangled.
+      xattrs(entry, (name) => !TAR_KEPT_XATTRS.has(name) || (entry.xattrs?.[name] ?? Buffer.alloc(0)).some((b) => b >= 0x80));
     }
     return { ops, valueFiles: [...values.values()] };
   }
 
   fixRoot();
-  const created: RootfsEntry[] = [];
   for (const entry of entries) {
     if (entry.path === '') {
       xattrs(entry, () => true);
@@ -132,7 +124,6 @@ export function fixupOps(entries: readonly RootfsEntry[], populate: 'tar' | 'dir
       if (entry.gid !== 0) set(entry, 'gid', entry.gid);
       set(entry, 'mtime', entry.mtime);
       xattrs(entry, () => true);
-      created.push(entry);
       continue;
     }
     const stagedMode = staged.modes.get(entry.path) ?? (entry.type === 'symlink' ? 0o777 : entry.mode & 0o7777);
@@ -152,13 +143,6 @@ export function fixupOps(entries: readonly RootfsEntry[], populate: 'tar' | 'dir
   }
   for (const [path, count] of links) set(byPath.get(path) as RootfsEntry, 'links_count', count);
 
-  // Linking a new inode can touch its directory; put back the mtime of every directory that gained one.
-  const parents = new Set<string>();
-  for (const entry of created) parents.add(parentOf(entry.path));
-  for (const entry of entries) if (entry.hardlinkTo !== undefined && links.has(entry.hardlinkTo)) parents.add(parentOf(entry.path));
-  for (const parent of [...parents].sort()) {
-    const dir = byPath.get(parent);
-    if (dir) set(dir, 'mtime', dir.mtime);
-  }
+  // mknod, link and directory growth leave the parent's mtime and ctime alone (measured on 1.47.2), so parents need nothing.
   return { ops, valueFiles: [...values.values()] };
 }

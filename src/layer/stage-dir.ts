@@ -4,6 +4,7 @@ import { chmod, link, lstat, lutimes, mkdir, open, readdir, symlink, type FileHa
 import { join } from 'node:path';
 import { RootforgeError, asRootforgeError } from '../errors.js';
 import { throwIfAborted } from './abort.js';
+import { mapLimit } from '../batch/limit.js';
 import type { RootfsPlan } from './flatten.js';
 import { layerLabel, readLayer } from './layer-reader.js';
 import type { RootfsEntry, StagedInfo } from './types.js';
@@ -97,11 +98,10 @@ export async function materializeTree(plan: RootfsPlan, stagingDir: string, opts
     if (remaining > 0) throw new RootforgeError('ERR_BAD_LAYER', `${layerLabel(layer, index)}: ended before ${remaining} planned file(s)`, { blob: layer.diffId });
   }
 
-  // Deepest first: a directory's mtime is set after its children stop changing it, and chmod never locks us out midway.
+  // chmod and utimes never change a parent's mtime, so they run concurrently once every entry exists.
   const stagedModes = new Map<string, number>();
-  for (let i = entries.length - 1; i >= 0; i--) {
-    const entry = entries[i]!;
-    if (entry.hardlinkTo !== undefined || specialPaths.has(entry.path)) continue;
+  const finishing = entries.filter((entry) => entry.hardlinkTo === undefined && !specialPaths.has(entry.path));
+  await mapLimit(finishing, 32, async (entry) => {
     throwIfAborted(signal);
     const path = host(entry);
     if (entry.type !== 'symlink') {
@@ -110,6 +110,6 @@ export async function materializeTree(plan: RootfsPlan, stagingDir: string, opts
       await step(entry.path, () => chmod(path, mode));
     }
     await step(entry.path, () => lutimes(path, entry.mtime, entry.mtime));
-  }
+  });
   return { stagedModes, special };
 }

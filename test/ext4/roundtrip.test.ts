@@ -79,6 +79,7 @@ function expectMatches(tree: TestTree, nodes: Map<string, Ext4Node>): void {
     if (e.hardlinkTo !== undefined) expect(n.inode, e.path).toBe(nodes.get(e.hardlinkTo)?.inode);
   }
   expect(nodes.get('hard-a')?.links).toBe(3);
+  expect(nodes.get('dev/initctl')?.links).toBe(2);
   const extra = [...nodes.keys()].filter((p) => !byPath.has(p) && p !== 'lost+found');
   expect(extra).toEqual([]);
 }

@@ -89,8 +89,10 @@ function entry(path: string, type: RootfsEntry['type'], extra: Partial<RootfsEnt
   return { path, type, mode: type === 'dir' ? 0o755 : type === 'symlink' ? 0o777 : 0o644, uid: 0, gid: 0, mtime: 1_700_000_000, size: 0, ...extra };
 }
 
-/** security.capability v2 for cap_net_bind_service, with every byte below 0x80 so a PAX string carries it intact. */
+/** security.capability v2 for cap_net_bind_service: every byte below 0x80, so a PAX string carries it intact. */
 export const CAPABILITY = Buffer.from('0100000200040000000000000000000000000000', 'hex');
+/** security.capability v2 for cap_setuid: the 0x80 byte does not survive tar-stream's PAX strings. */
+export const CAPABILITY_SETUID = Buffer.from('0100000280000000000000000000000000000000', 'hex');
 
 /** The round-trip tree: every kind of entry and metadata the populate paths must carry or have fixed up. */
 export function sampleTree(): TestTree {
@@ -105,6 +107,7 @@ export function sampleTree(): TestTree {
     entry('bin', 'dir', { mtime: 1_600_000_100 }),
     file('bin/ping', 'ping binary', { mode: 0o755, xattrs: { 'security.capability': CAPABILITY } }),
     file('bin/su', 'su binary', { mode: 0o4755 }),
+    file('bin/newuidmap', 'newuidmap binary', { mode: 0o755, xattrs: { 'security.capability': CAPABILITY_SETUID } }),
     file('bin/wall', 'wall binary', { mode: 0o2755, gid: 5 }),
     file('secret', 'nobody reads this', { mode: 0o000 }),
     entry('ro', 'dir', { mode: 0o555, mtime: 1_600_000_200 }),
@@ -118,6 +121,7 @@ export function sampleTree(): TestTree {
     entry('dev/sda1', 'block', { mode: 0o660, gid: 6, devMajor: 8, devMinor: 1 }),
     entry('dev/big', 'char', { mode: 0o600, devMajor: 300, devMinor: 70000 }),
     entry('dev/initctl', 'fifo', { mode: 0o600, uid: 7, mtime: 1_500_000_000 }),
+    entry('dev/initctl-again', 'fifo', { mode: 0o600, uid: 7, mtime: 1_500_000_000, hardlinkTo: 'dev/initctl' }),
     entry('link', 'symlink', { linkTarget: 'bin/ping' }),
     entry('long-link', 'symlink', { linkTarget: `/usr/${'very-long-directory-name/'.repeat(8)}target` }),
     file('hard-a', 'shared content', { mode: 0o640, uid: 5 }),

@@ -1,8 +1,4 @@
-/**
- * Reads an ext4 image back for tests with a handful of batched `debugfs -f -` runs: one `ls -p` batch per directory
- * depth, one batch of `stat` and `dump` per inode, one batch of `ea_get -x` per xattr. Inode numbers (`<N>`) address
- * everything, so only xattr names need quoting.
- */
+/** Reads an ext4 image back for tests in batched `debugfs -f -` runs (ls -p per depth, stat+dump, ea_get), addressing inodes as <N>. */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
