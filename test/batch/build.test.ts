@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -171,7 +172,10 @@ describe('rootforge build', () => {
     for (const [path, mode] of expectations) {
       expect(tree.get(path), path).toMatchObject({ type: 'file', mode, uid: 0, gid: 0 });
     }
-    expect(tree.get('usr/local/bin/rootforge-vsock-agent')?.size).toBe(21);
+    expect(tree.get('usr/local/bin/rootforge-vsock-agent')?.sha256).toBe(createHash('sha256').update(await readFile(agent)).digest('hex'));
+    for (const unit of ['rootforge-network.service', 'rootforge-vsock-agent.service', 'rootforge-first-boot.service']) {
+      expect(tree.get(`etc/systemd/system/multi-user.target.wants/${unit}`), unit).toMatchObject({ type: 'symlink', linkTarget: `/etc/systemd/system/${unit}`, uid: 0, gid: 0 });
+    }
     expect(tree.get('var/lib/rootforge/first-boot-pending')?.size).toBe(0);
   });
 

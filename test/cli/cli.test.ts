@@ -54,6 +54,24 @@ describe('rootforge CLI', () => {
     expect(JSON.parse(ls.stdout).images[0]).toMatchObject({ name: `${reg.host}/cli/img:v1`, complete: true });
   });
 
+  it('two processes warming overlapping images on one cache both succeed, reading --file lists', async () => {
+    const cache = join(dir, 'cache-shared');
+    const list = join(dir, 'refs.txt');
+    await writeFile(list, `# images to warm\n${reg.host}/cli/img:v1\n\n${reg.host}/cli/img@${image.manifestDigest}  # same image by digest\n`);
+    const [a, b] = await Promise.all([
+      rootforge(['warm', '--file', list, '--cache-dir', cache, '--json']),
+      rootforge(['warm', `${reg.host}/cli/img:v1`, '--cache-dir', cache, '--json']),
+    ]);
+    expect(a.exitCode, a.stderr).toBe(0);
+    expect(b.exitCode, b.stderr).toBe(0);
+    expect((JSON.parse(a.stdout) as { images: unknown[] }).images).toHaveLength(2);
+    const verify = await rootforge(['cache', 'verify', '--cache-dir', cache]);
+    expect(verify.exitCode, verify.stdout).toBe(0);
+    const layout = await OciLayout.open(cache);
+    expect(await readdir(layout.tempDir)).toEqual([]);
+    expect((await layout.readIndex()).manifests).toHaveLength(2);
+  });
+
   it('cache verify prints each bad blob and exits 1; --fix removes it', async () => {
     const cache = join(dir, 'cache-verify');
     expect((await rootforge(['warm', `${reg.host}/cli/img:v1`, '--cache-dir', cache, '-q'])).exitCode).toBe(0);
