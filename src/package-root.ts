@@ -1,20 +1,30 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RootforgeError } from './errors.js';
+
+/** The nearest directory at or above `from` holding both package.json and assets/: rootforge's package root. */
+export function findPackageRoot(from: string): string {
+  let dir = from;
+  for (;;) {
+    const assets = join(dir, 'assets');
+    if (existsSync(join(dir, 'package.json')) && existsSync(assets) && statSync(assets).isDirectory()) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) {
+      throw new RootforgeError('ERR_INTERNAL', `rootforge's package root (package.json beside assets/) was not found above ${from}`, {
+        hint: 'The installation is incomplete: reinstall rootforge (its package ships assets/).',
+      });
+    }
+    dir = parent;
+  }
+}
 
 let cached: string | undefined;
 
-/** The directory holding rootforge's package.json, from src/ under vitest or dist/src/ when built. */
+/** rootforge's package root, found from src/ under vitest or from dist/src/ when built. */
 export function packageRoot(): string {
-  if (cached) return cached;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'assets'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('rootforge package root not found');
-    dir = parent;
-  }
-  cached = dir;
-  return dir;
+  cached ??= findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+  return cached;
 }
 
 let version: string | undefined;

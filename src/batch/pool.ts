@@ -1,23 +1,17 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../package-root.js';
 import { Piscina } from 'piscina';
 import { fromErrorInfo, RootforgeError } from '../errors.js';
 import type { LayerTask, LayerTaskResult } from './layer-task.js';
 import type { LayerWorkerReply } from '../../workers/layer.js';
 
-/** The compiled worker lives in dist/workers; under vitest this file runs from src/, so look upward for it. */
+/** The compiled worker; under vitest too, since worker threads cannot load TypeScript. */
 function workerFile(name: string): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    for (const candidate of [join(dir, 'workers', `${name}.js`), join(dir, 'dist', 'workers', `${name}.js`)]) {
-      if (existsSync(candidate)) return candidate;
-    }
-    const parent = dirname(dir);
-    if (parent === dir) throw new RootforgeError('ERR_INTERNAL', `worker ${name}.js not found; run npm run build`);
-    dir = parent;
-  }
+  const file = join(packageRoot(), 'dist', 'workers', `${name}.js`);
+  if (!existsSync(file)) throw new RootforgeError('ERR_INTERNAL', `worker ${file} not found; run npm run build`);
+  return file;
 }
 
 export interface LayerPool {

@@ -1,7 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { RootforgeError } from '../errors.js';
+import { join } from 'node:path';
+import { findPackageRoot, packageRoot } from '../package-root.js';
 
 /** Every file under assets/ that rootforge injects, by role. */
 export const ASSET_FILES = {
@@ -18,28 +16,14 @@ export const ASSET_FILES = {
 
 export type AssetName = keyof typeof ASSET_FILES;
 
-/** The nearest directory at or above `from` holding both package.json and assets/. */
+/** rootforge's assets/ directory above `from`. */
 export function findAssetsDir(from: string): string {
-  let dir = from;
-  for (;;) {
-    const candidate = join(dir, 'assets');
-    if (existsSync(join(dir, 'package.json')) && existsSync(candidate) && statSync(candidate).isDirectory()) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) {
-      throw new RootforgeError('ERR_INTERNAL', `rootforge's assets/ directory was not found above ${from}`, {
-        hint: 'The installation is incomplete: reinstall rootforge (its package ships assets/).',
-      });
-    }
-    dir = parent;
-  }
+  return join(findPackageRoot(from), 'assets');
 }
-
-let cached: string | undefined;
 
 /** rootforge's assets/ directory, found from this module under src/inject/ (vitest) or dist/src/inject/ (built). */
 export function assetsDir(): string {
-  cached ??= findAssetsDir(dirname(fileURLToPath(import.meta.url)));
-  return cached;
+  return join(packageRoot(), 'assets');
 }
 
 /** Absolute host path of one asset. */

@@ -2,7 +2,7 @@
 import { Readable } from 'node:stream';
 import { RootforgeError } from '../errors.js';
 import type { RootfsPlan } from './flatten.js';
-import { layerLabel, readLayer } from './layer-reader.js';
+import { plannedFiles } from './planned-files.js';
 import { encodeTarHeader, tarPadding, TAR_END, type TarRecord } from './tar-header.js';
 import type { RootfsEntry } from './types.js';
 
@@ -29,24 +29,11 @@ async function* mergedTar(plan: RootfsPlan, signal: AbortSignal | undefined): As
     if (entry.type === 'dir' || entry.type === 'file') continue;
     yield encodeTarHeader(entry.hardlinkTo === undefined ? record(entry) : hardlink(entry));
   }
-  for (const [index, layer] of plan.layers.entries()) {
-    const contents = plan.contents(index);
-    let remaining = contents.size;
-    if (remaining === 0) continue;
-    for await (const entry of readLayer(layer, index, { signal })) {
-      const planned = contents.get(entry.ordinal);
-      if (!planned) continue;
-      if (entry.header.name !== planned.name || entry.header.size !== planned.size) {
-        throw new RootforgeError('ERR_BAD_LAYER', `${layerLabel(layer, index)}: entry ${entry.ordinal} changed since planning (${JSON.stringify(entry.header.name)})`, { blob: layer.diffId });
-      }
-      yield encodeTarHeader(record(planned.file));
-      for await (const chunk of entry.content) yield chunk;
-      yield tarPadding(planned.size);
-      for (const link of planned.links) yield encodeTarHeader(hardlink(link));
-      // The rest of the layer has nothing left to emit, so stop reading it.
-      if (--remaining === 0) break;
-    }
-    if (remaining > 0) throw new RootforgeError('ERR_BAD_LAYER', `${layerLabel(layer, index)}: ended before ${remaining} planned file(s)`, { blob: layer.diffId });
+  for await (const { planned, content } of plannedFiles(plan, signal)) {
+    yield encodeTarHeader(record(planned.file));
+    for await (const chunk of content) yield chunk;
+    yield tarPadding(planned.size);
+    for (const link of planned.links) yield encodeTarHeader(hardlink(link));
   }
   yield TAR_END;
 }

@@ -6,7 +6,7 @@ import { RootforgeError, asRootforgeError } from '../errors.js';
 import { throwIfAborted } from './abort.js';
 import { mapLimit } from '../batch/limit.js';
 import type { RootfsPlan } from './flatten.js';
-import { layerLabel, readLayer } from './layer-reader.js';
+import { plannedFiles } from './planned-files.js';
 import type { RootfsEntry, StagedInfo } from './types.js';
 
 // O_NOFOLLOW|O_EXCL: a file is only ever created new, never opened through a symlink or over something present.
@@ -81,21 +81,9 @@ export async function materializeTree(plan: RootfsPlan, stagingDir: string, opts
       await step(entry.path, () => symlink(entry.linkTarget!, host(entry)));
     }
   }
-  for (const [index, layer] of plan.layers.entries()) {
-    const contents = plan.contents(index);
-    let remaining = contents.size;
-    if (remaining === 0) continue;
-    for await (const entry of readLayer(layer, index, { signal })) {
-      const planned = contents.get(entry.ordinal);
-      if (!planned) continue;
-      if (entry.header.name !== planned.name || entry.header.size !== planned.size) {
-        throw new RootforgeError('ERR_BAD_LAYER', `${layerLabel(layer, index)}: entry ${entry.ordinal} changed since planning (${JSON.stringify(entry.header.name)})`, { blob: layer.diffId });
-      }
-      await writeFile(host(planned.file), entry.content);
-      for (const l of planned.links) await step(l.path, () => link(host(planned.file), host(l)));
-      if (--remaining === 0) break;
-    }
-    if (remaining > 0) throw new RootforgeError('ERR_BAD_LAYER', `${layerLabel(layer, index)}: ended before ${remaining} planned file(s)`, { blob: layer.diffId });
+  for await (const { planned, content } of plannedFiles(plan, signal)) {
+    await writeFile(host(planned.file), content);
+    for (const l of planned.links) await step(l.path, () => link(host(planned.file), host(l)));
   }
 
   // chmod and utimes never change a parent's mtime, so they run concurrently once every entry exists.
