@@ -37,6 +37,7 @@ export const ERROR_HINTS = {
   ERR_IMAGE_TOO_SMALL: 'Raise --size, or drop it to let rootforge size the image from its content.',
   ERR_OUTPUT_EXISTS: 'Choose another --out or name, or pass --force.',
   ERR_INJECT: 'Check the --agent, --overlay and --inject inputs.',
+  ERR_CHECK_FAILED: 'The rebuild differs from the existing output: it was built from other inputs or options, changed after the build, or built on the dir path, which is not reproducible.',
   ERR_ABORTED: 'The run was interrupted.',
   ERR_INTERNAL: 'This is a bug in rootforge; please report it with the command you ran.',
 } as const;

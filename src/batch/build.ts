@@ -1,8 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve as resolvePath } from 'node:path';
-import { toErrorInfo, withContext } from '../errors.js';
+import { RootforgeError, toErrorInfo, withContext } from '../errors.js';
+import { sha256File, type Digest } from '../oci/digest.js';
+import { deriveIdentity, epochFromCreated } from '../ext4/identity.js';
+import { describeOffset, firstDifference } from '../ext4/compare.js';
 import { writeFileAtomic, fsyncDir } from '../cache/atomic.js';
 import { packageVersion } from '../package-root.js';
 import { formatReference, parseReference, type ImageReference } from '../registry/reference.js';
@@ -27,6 +30,8 @@ export interface BuildOptions extends SessionOptions, RootfsBuildOptions, UserFi
   workDir?: string;
   /** Rebuild even when an output from the same manifest and options exists. */
   force?: boolean;
+  /** Rebuild into a temp file and compare with the existing output and its sidecar, keeping the output untouched. */
+  check?: boolean;
 }
 
 export interface BuildResult {
@@ -99,7 +104,7 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
     await session.layout.setRef(canonical, image.manifestDescriptor);
 
     const buildKey = computeBuildKey(image, options, job);
-    if (!options.force && (await reusable(output, sidecarPath, buildKey))) {
+    if (!options.force && !options.check && (await reusable(output, sidecarPath, buildKey))) {
       result.status = 'skipped';
       result.output = output;
       result.seconds = seconds;
@@ -107,6 +112,7 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
       return result;
     }
 
+    const sourceDateEpoch = options.sourceDateEpoch ?? epochFromCreated(image.config.created);
     workDir = await mkdtemp(join(options.workDir ?? tmpdir(), `rootforge-${process.pid}-${randomBytes(4).toString('hex')}-`));
     const layers = image.layers.map((l) => ({ path: session.layout.blobPath(l.diffId), diffId: l.diffId }));
     const built = await buildRootfs({
@@ -117,11 +123,13 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
       tools: job.tools,
       options,
       userFiles: job.userFiles.files,
+      identity: { ...deriveIdentity(buildKey, options.uuid), sourceDateEpoch },
       signal,
       timed,
       warn: (message) => session.emit({ type: 'warning', image: refText, message }),
     });
     await timed('write', async () => {
+      const sha256 = await syncAndHash(tempImage, signal);
       const sidecar: Sidecar = {
         ref: refText,
         name: canonical,
@@ -135,9 +143,20 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
         init: built.init,
         injected: built.injected,
         buildKey,
+        sha256,
+        // The dir path fills the image in the staging directory's readdir order, which no one controls.
+        reproducible: job.populate === 'tar',
+        sourceDateEpoch,
+        uuid: deriveIdentity(buildKey, options.uuid).uuid,
         config: imageConfigSummary(image),
         rootforgeVersion: packageVersion(),
       };
+      result.sha256 = sha256;
+      result.reproducible = sidecar.reproducible;
+      if (options.check) {
+        await checkAgainst(output, sidecarPath, tempImage, sidecar);
+        return;
+      }
       await rename(tempImage, output);
       await fsyncDir(dirname(output));
       await writeFileAtomic(sidecarPath, JSON.stringify(sidecar, null, 2) + '\n');
@@ -161,6 +180,8 @@ function computeBuildKey(image: ResolvedImage, options: BuildOptions, job: Image
     manifest: image.manifestDigest,
     populate: job.populate,
     userFiles: job.userFiles.digest ?? null,
+    uuid: options.uuid ?? null,
+    sourceDateEpoch: options.sourceDateEpoch ?? null,
     size: options.sizeBytes ?? null,
     headroom: options.headroomPercent ?? null,
     inject: options.inject !== false,
@@ -168,6 +189,37 @@ function computeBuildKey(image: ResolvedImage, options: BuildOptions, job: Image
     version: packageVersion(),
   };
   return createHash('sha256').update(JSON.stringify(shaping)).digest('hex');
+}
+
+/** fsyncs the finished image (so a crash never leaves a renamed but unwritten file) and hashes it. */
+async function syncAndHash(path: string, signal?: AbortSignal): Promise<Digest> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return sha256File(path, signal);
+}
+
+/** --check: the rebuild must equal the existing output byte for byte, and the sidecar must name its hash. */
+async function checkAgainst(output: string, sidecarPath: string, rebuilt: string, fresh: Sidecar): Promise<void> {
+  let existing: Partial<Sidecar>;
+  try {
+    existing = JSON.parse(await readFile(sidecarPath, 'utf8')) as Partial<Sidecar>;
+    await stat(output);
+  } catch {
+    throw new RootforgeError('ERR_CHECK_FAILED', `no existing output to check: ${output} and ${sidecarPath} must both exist`);
+  }
+  const offset = await firstDifference(rebuilt, output);
+  if (offset !== undefined) {
+    const where = await describeOffset(output, offset);
+    const why = existing.buildKey !== fresh.buildKey ? '; the sidecar records other inputs or options than this rebuild' : existing.reproducible === false ? '; it was built on the dir path, which is not reproducible' : '';
+    throw new RootforgeError('ERR_CHECK_FAILED', `${output} differs from its rebuild: first difference in ${where}${why}`);
+  }
+  if (existing.sha256 !== fresh.sha256) {
+    throw new RootforgeError('ERR_CHECK_FAILED', `${sidecarPath} records sha256 ${existing.sha256 ?? 'none'}, but the image and its rebuild hash to ${fresh.sha256}`);
+  }
 }
 
 async function reusable(output: string, sidecarPath: string, buildKey: string): Promise<boolean> {

@@ -21,6 +21,9 @@ export interface ImageResult {
   layers?: LayerSummary[];
   /** Built image path (build only). */
   output?: string;
+  /** sha256 of the built image, and whether a rebuild reproduces it (build only). */
+  sha256?: Digest;
+  reproducible?: boolean;
   /** Seconds spent per stage. */
   seconds?: Record<string, number>;
   error?: ErrorInfo;

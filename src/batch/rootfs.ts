@@ -28,6 +28,10 @@ export interface RootfsBuildOptions {
   agentPath?: string;
   /** sha256 of the agent binary, so a changed agent triggers a rebuild. */
   agentDigest?: string;
+  /** Filesystem UUID (default: derived from the manifest digest and the options). */
+  uuid?: string;
+  /** Timestamp for everything mkfs and debugfs create (default: the image config's `created`). */
+  sourceDateEpoch?: number;
 }
 
 export type { UserFileOptions } from '../inject/user-files.js';
@@ -41,6 +45,8 @@ export interface RootfsJob {
   options: RootfsBuildOptions;
   /** The user's --overlay and --inject files, added after the guest files. */
   userFiles: GuestFile[];
+  /** UUID and hash seed for mkfs, and SOURCE_DATE_EPOCH for mkfs and debugfs: what makes the output reproducible. */
+  identity: { uuid: string; hashSeed: string; sourceDateEpoch: number };
   signal?: AbortSignal;
   timed: <T>(stage: string, fn: () => Promise<T>) => Promise<T>;
   warn: (message: string) => void;
@@ -79,22 +85,25 @@ export async function buildRootfs(job: RootfsJob): Promise<RootfsBuilt> {
     ...(options.sizeBytes !== undefined ? { sizeBytes: options.sizeBytes } : {}),
     extraFiles,
   });
+  const { uuid, hashSeed } = job.identity;
+  const env = { SOURCE_DATE_EPOCH: String(job.identity.sourceDateEpoch) };
+  const mkfsOptions = { signal, mkfs: tools.mkfs, uuid, hashSeed, env };
   const staged = { modes: new Map<string, number>(), runnerUid: process.getuid?.() ?? 0, runnerGid: process.getgid?.() ?? 0, tempDir };
   let fixup: FixupPlan;
   if (job.populate === 'tar') {
-    await timed('mkfs', () => mkfsFromTar(job.imagePath, size, mergedTarStream(plan, { signal }), { signal, mkfs: tools.mkfs }));
+    await timed('mkfs', () => mkfsFromTar(job.imagePath, size, mergedTarStream(plan, { signal }), mkfsOptions));
     fixup = fixupOps(entries, 'tar', staged);
   } else {
     const staging = join(job.workDir, 'rootfs');
     await mkdir(staging);
     const info = await timed('stage', () => materializeTree(plan, staging, { signal }));
-    await timed('mkfs', () => mkfsFromDir(job.imagePath, size, staging, { signal, mkfs: tools.mkfs }));
+    await timed('mkfs', () => mkfsFromDir(job.imagePath, size, staging, mkfsOptions));
     fixup = fixupOps(entries, 'dir', { ...staged, modes: info.stagedModes });
   }
   await writeValueFiles(fixup.valueFiles, signal);
   const ops = [...fixup.ops, ...guestOps];
   if (ops.length > 0) {
-    await timed('debugfs', () => runDebugfs(job.imagePath, buildDebugfsScript(ops), { signal, debugfs: tools.debugfs }));
+    await timed('debugfs', () => runDebugfs(job.imagePath, buildDebugfsScript(ops), { signal, debugfs: tools.debugfs, env }));
   }
   return { sizeBytes: size.bytes, entries: entries.length, init, injected };
 }

@@ -16,6 +16,14 @@ export interface Sidecar {
   injected: string[];
   /** Hash of everything that shaped the output; a rerun with the same key reuses it. */
   buildKey: string;
+  /** sha256 of the .ext4 file. */
+  sha256: Digest;
+  /** Whether the same inputs and options give these exact bytes again (tar path: yes; dir path: no). */
+  reproducible: boolean;
+  /** The timestamp every inode mkfs and debugfs created carries. */
+  sourceDateEpoch: number;
+  /** Filesystem UUID. */
+  uuid: string;
   config: {
     Entrypoint: string[] | null;
     Cmd: string[] | null;

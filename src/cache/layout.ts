@@ -1,9 +1,8 @@
-import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { RootforgeError } from '../errors.js';
-import { digestHex, isDigest, newHasher, hasherDigest, sha256Digest, type Digest } from '../oci/digest.js';
+import { digestHex, isDigest, sha256Digest, sha256File, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageIndex } from '../oci/types.js';
 import { writeFileAtomic } from './atomic.js';
@@ -129,10 +128,8 @@ export class OciLayout {
   }
 
   /** Re-hashes one blob on disk. */
-  async hashBlob(digest: Digest, signal?: AbortSignal): Promise<Digest> {
-    const hash = newHasher();
-    for await (const chunk of createReadStream(this.blobPath(digest), { signal, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-    return hasherDigest(hash);
+  hashBlob(digest: Digest, signal?: AbortSignal): Promise<Digest> {
+    return sha256File(this.blobPath(digest), signal);
   }
 
   /** Removes temp files whose writer is gone (dead process, or untouched for a day); never a live writer's. */

@@ -32,3 +32,11 @@ export function newHasher(): Hash {
 export function hasherDigest(hash: Hash): Digest {
   return `sha256:${hash.digest('hex')}`;
 }
+
+/** sha256 of a whole file, streamed. */
+export async function sha256File(path: string, signal?: AbortSignal): Promise<Digest> {
+  const { createReadStream } = await import('node:fs');
+  const hash = newHasher();
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, ...(signal ? { signal } : {}) })) hash.update(chunk as Buffer);
+  return hasherDigest(hash);
+}

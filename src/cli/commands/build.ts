@@ -19,7 +19,21 @@ interface BuildFlags extends CommonFlags {
   workDir?: string;
   force?: boolean;
   overlay?: string;
+  uuid?: string;
+  sourceDateEpoch?: number;
+  check?: boolean;
   overlayOwner?: { uid: number; gid: number };
+}
+
+function epochArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0 || n > 0xffffffff) throw new InvalidArgumentError('expected seconds since 1970 (a whole number)');
+  return n;
+}
+
+function uuidArg(value: string): string {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) throw new InvalidArgumentError('expected a UUID like 3f2b8c1e-…');
+  return value.toLowerCase();
 }
 
 function ownerArg(value: string): { uid: number; gid: number } {
@@ -59,6 +73,9 @@ export function buildCommand(context: CommandContext): Command {
     .option('--overlay-owner <uid:gid>', 'owner of the --overlay files instead of root', ownerArg)
     .option('--work-dir <dir>', 'where staging directories go (default: $TMPDIR)')
     .option('--force', 'rebuild even when an output from the same manifest and options exists')
+    .option('--check', 'rebuild into a temp file and compare with the existing output and its sidecar (exit 0 if identical)')
+    .option('--uuid <uuid>', 'filesystem UUID (default: derived from the manifest digest and the options)', uuidArg)
+    .option('--source-date-epoch <seconds>', 'timestamp of everything mkfs and debugfs create (default: the image config\'s created time)', epochArg)
     .action(async (args: string[], flags: BuildFlags) => {
       const refs = await collectRefs(args, flags.file);
       let agentDigest: string | undefined;
@@ -84,6 +101,9 @@ export function buildCommand(context: CommandContext): Command {
         ...(flags.overlayOwner ? { overlayOwner: flags.overlayOwner } : {}),
         ...(typeof flags.inject === 'string' ? { injectFile: flags.inject } : {}),
         force: Boolean(flags.force),
+        check: Boolean(flags.check),
+        ...(flags.uuid ? { uuid: flags.uuid } : {}),
+        ...(flags.sourceDateEpoch !== undefined ? { sourceDateEpoch: flags.sourceDateEpoch } : {}),
         onEvent: eventLogger(context.printer, Boolean(flags.quiet || flags.json)),
       });
       context.signal.throwIfAborted();
