@@ -8,21 +8,28 @@ import { deriveIdentity, epochFromCreated } from '../ext4/identity.js';
 import { describeOffset, firstDifference } from '../ext4/compare.js';
 import { writeFileAtomic, fsyncDir } from '../cache/atomic.js';
 import { packageVersion } from '../package-root.js';
-import { formatReference, parseReference, type ImageReference } from '../registry/reference.js';
-import { describeResolved, type ImageResult } from './image-result.js';
+import { formatReference, type ImageReference } from '../registry/reference.js';
+import { countStatuses, describeResolved, type ImageResult } from './image-result.js';
 import { mapLimit } from './limit.js';
-import { outputNames } from './output-names.js';
-import { resolveImage, type ResolvedImage } from './resolve.js';
+import type { Stage } from './events.js';
+import { planBatch } from './plan-batch.js';
+import type { ResolvedImage } from './resolve.js';
+import type { ImageSpec } from './image-spec.js';
+import type { Shard } from './shard.js';
+import { ImageInputs } from './image-inputs.js';
 import { Session, type SessionOptions } from './session.js';
 import { imageConfigSummary, type Sidecar } from './sidecar.js';
 import { buildRootfs, type RootfsBuildOptions } from './rootfs.js';
 import { detectE2fsprogs, choosePopulate } from '../ext4/tools.js';
-import { loadUserFiles, type UserFileOptions, type UserFiles } from '../inject/user-files.js';
+import type { UserFileOptions, UserFiles } from '../inject/user-files.js';
 
 export interface BuildOptions extends SessionOptions, RootfsBuildOptions, UserFileOptions {
-  refs: string[];
-  /** Output names, one per ref (undefined: derived from the ref). */
-  names?: (string | undefined)[];
+  /** Images by reference, with the batch-wide options. */
+  refs?: string[];
+  /** Images with options of their own (a --file batch); they follow `refs`. */
+  images?: ImageSpec[];
+  /** Build only this slice of the batch. */
+  shard?: Shard;
   outDir: string;
   /** Images built at once (replay, mkfs, debugfs). */
   jobs?: number;
@@ -38,28 +45,29 @@ export interface BuildResult {
   images: ImageResult[];
 }
 
-/** Builds one ext4 per reference into outDir; a failed image never stops the others. */
+/** Builds one ext4 per image into outDir; a failed image never stops the others. */
 export async function build(options: BuildOptions): Promise<BuildResult> {
+  const planned = planBatch([...(options.refs ?? []).map((ref) => ({ ref })), ...(options.images ?? [])], options.shard ? { shard: options.shard } : {});
   const tools = await detectE2fsprogs(options.signal);
   const populate = choosePopulate(options.populate, tools);
-  const userFiles = await loadUserFiles(options, options.signal);
+  const inputs = new ImageInputs(options);
   const session = await Session.open(options);
   try {
-    const parsed = options.refs.map((text) => {
+    await mkdir(options.outDir, { recursive: true });
+    const started = Date.now();
+    session.emit({ type: 'run-start', images: planned.length });
+    const images = await mapLimit(planned, options.jobs ?? 2, async (image) => {
       try {
-        return parseReference(text);
-      } catch {
-        return undefined;
+        const effective = await inputs.optionsFor(image.spec);
+        return await buildOne(session, effective, { refText: image.spec.ref, ref: image.ref, name: image.name, populate, tools, userFiles: await inputs.userFilesFor(effective) });
+      } catch (error) {
+        // Inputs of this image (its overlay, inject file or agent) are broken: only it fails.
+        const info = toErrorInfo(withContext(error, { image: image.spec.ref }));
+        session.emit({ type: 'image-done', image: image.spec.ref, status: 'failed', error: info });
+        return { ref: image.spec.ref, status: 'failed', error: info } satisfies ImageResult;
       }
     });
-    const names = outputNames(
-      parsed.map((r, i) => r ?? ({ registry: 'invalid', repository: `invalid-${i}`, apiHost: 'invalid' } as ImageReference)),
-      options.names ?? [],
-    );
-    await mkdir(options.outDir, { recursive: true });
-    const images = await mapLimit(options.refs, options.jobs ?? 2, (ref, i) =>
-      buildOne(session, options, { refText: ref, name: names[i] as string, populate, tools, userFiles }),
-    );
+    session.emit({ type: 'run-done', ...countStatuses(images), seconds: (Date.now() - started) / 1000 });
     return { images };
   } finally {
     await session.close();
@@ -68,6 +76,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
 
 interface ImageJob {
   refText: string;
+  ref: ImageReference;
   name: string;
   populate: 'tar' | 'dir';
   tools: Awaited<ReturnType<typeof detectE2fsprogs>>;
@@ -79,8 +88,8 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
   const signal = options.signal;
   const result: ImageResult = { ref: refText, status: 'failed' };
   const seconds: Record<string, number> = {};
-  const timed = async <T>(stage: keyof typeof seconds | string, fn: () => Promise<T>): Promise<T> => {
-    session.emit({ type: 'stage', image: refText, stage: stage as never });
+  const timed = async <T>(stage: string, fn: () => Promise<T>): Promise<T> => {
+    session.emit({ type: 'stage', image: refText, stage: stage as Stage });
     const started = performance.now();
     try {
       return await fn();
@@ -95,12 +104,11 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
   let workDir: string | undefined;
   try {
     signal?.throwIfAborted();
-    const ref = parseReference(refText);
-    const canonical = formatReference(ref);
+    const canonical = formatReference(job.ref);
     result.name = canonical;
-    const image = await timed('resolve', () => resolveImage(session.client, session.layout, ref, session.platform, signal));
+    const image = await timed('resolve', () => session.resolve(job.ref, options.platform, signal));
     Object.assign(result, describeResolved(image));
-    await timed('download', () => session.prepareLayers(image, signal));
+    await timed('download', () => session.prepareLayers(image, signal, (bytes, totalBytes) => session.emit({ type: 'progress', image: refText, stage: 'download', bytes, totalBytes })));
     await session.layout.setRef(canonical, image.manifestDescriptor);
 
     const buildKey = computeBuildKey(image, options, job);
@@ -108,7 +116,7 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
       result.status = 'skipped';
       result.output = output;
       result.seconds = seconds;
-      session.emit({ type: 'image-done', image: refText, status: 'skipped' });
+      session.emit({ type: 'image-done', image: refText, status: 'skipped', output, seconds });
       return result;
     }
 
@@ -170,7 +178,7 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
     if (workDir) await rm(workDir, { recursive: true, force: true });
   }
   result.seconds = seconds;
-  session.emit({ type: 'image-done', image: refText, status: result.status, ...(result.error ? { error: result.error } : {}) });
+  session.emit({ type: 'image-done', image: refText, status: result.status, seconds, ...(result.output ? { output: result.output } : {}), ...(result.error ? { error: result.error } : {}) });
   return result;
 }
 

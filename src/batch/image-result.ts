@@ -37,3 +37,8 @@ export function describeResolved(image: ResolvedImage): Pick<ImageResult, 'platf
     layers: image.layers.map((l) => ({ digest: l.descriptor.digest, diffId: l.diffId, mediaType: l.descriptor.mediaType, size: l.descriptor.size })),
   };
 }
+
+export function countStatuses(images: readonly ImageResult[]): { ok: number; skipped: number; failed: number } {
+  const count = (status: ImageResult['status']): number => images.filter((i) => i.status === status).length;
+  return { ok: count('ok'), skipped: count('skipped'), failed: count('failed') };
+}

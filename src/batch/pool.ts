@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../package-root.js';
+import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { fromErrorInfo, RootforgeError } from '../errors.js';
 import type { LayerTask, LayerTaskResult } from './layer-task.js';
@@ -15,7 +16,8 @@ function workerFile(name: string): string {
 }
 
 export interface LayerPool {
-  run(task: LayerTask, signal?: AbortSignal): Promise<LayerTaskResult>;
+  /** `onProgress` gets the bytes of the blob fetched so far. */
+  run(task: LayerTask, signal?: AbortSignal, onProgress?: (bytes: number) => void): Promise<LayerTaskResult>;
   destroy(): Promise<void>;
 }
 
@@ -27,10 +29,17 @@ export function defaultWorkerCount(): number {
 export function createLayerPool(workers = defaultWorkerCount()): LayerPool {
   const piscina = new Piscina({ filename: workerFile('layer'), minThreads: 0, maxThreads: workers, idleTimeout: 1000, concurrentTasksPerWorker: 2 });
   return {
-    async run(task, signal) {
-      const reply = (await piscina.run(task, signal ? { signal } : {})) as LayerWorkerReply;
-      if (!reply.ok) throw fromErrorInfo(reply.error);
-      return reply.result;
+    async run(task, signal, onProgress) {
+      const channel = onProgress ? new MessageChannel() : undefined;
+      channel?.port1.on('message', (bytes: number) => onProgress?.(bytes));
+      try {
+        const message = channel ? { ...task, progressPort: channel.port2 } : task;
+        const reply = (await piscina.run(message, { ...(signal ? { signal } : {}), ...(channel ? { transferList: [channel.port2] } : {}) })) as LayerWorkerReply;
+        if (!reply.ok) throw fromErrorInfo(reply.error);
+        return reply.result;
+      } finally {
+        channel?.port1.close();
+      }
     },
     destroy: () => piscina.destroy(),
   };

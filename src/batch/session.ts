@@ -6,11 +6,11 @@ import { tempOwnerPid } from '../cache/stale.js';
 import { DEFAULT_PLATFORM, parsePlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/types.js';
 import { RegistryClient, type RegistryClientOptions } from '../registry/client.js';
-import type { ImageReference } from '../registry/reference.js';
-import type { EventListener } from './events.js';
+import { formatReference, type ImageReference } from '../registry/reference.js';
+import type { EventListener, RunEvent, RunEventInput } from './events.js';
 import type { LayerTaskResult } from './layer-task.js';
 import { createLayerPool, defaultWorkerCount, type LayerPool } from './pool.js';
-import type { ResolvedImage } from './resolve.js';
+import { resolveImage, type ResolvedImage } from './resolve.js';
 
 export const DEFAULT_MAX_LAYER_BYTES = 64 * 1024 ** 3;
 
@@ -26,6 +26,8 @@ export interface SessionOptions {
   signal?: AbortSignal;
   onEvent?: EventListener;
   env?: NodeJS.ProcessEnv;
+  /** Pull-through mirrors: registry (e.g. docker.io) -> mirror host[:port]; a mirror that fails falls back to the registry. */
+  mirrors?: Record<string, string>;
   /** Registry client tuning beyond the above (backoff delays, user agent). */
   registry?: Pick<RegistryClientOptions, 'retryBaseMs' | 'retryMaxMs' | 'maxRetryAfterMs' | 'userAgent'>;
 }
@@ -37,6 +39,8 @@ export class Session {
   readonly client: RegistryClient;
   private readonly pool: LayerPool;
   private readonly layers = new Map<string, Promise<LayerTaskResult>>();
+  /** Who follows each in-flight download: every image that shares the blob sees its bytes. */
+  private readonly followers = new Map<string, Set<(bytes: number) => void>>();
 
   private constructor(readonly layout: OciLayout, readonly options: SessionOptions) {
     this.platform = options.platform ? parsePlatform(options.platform) : DEFAULT_PLATFORM;
@@ -57,21 +61,52 @@ export class Session {
     return new Session(layout, options);
   }
 
-  emit: EventListener = (event) => this.options.onEvent?.(event);
+  emit = (event: RunEventInput): void => this.options.onEvent?.({ ...event, at: Date.now() } as RunEvent);
+
+  /** Resolves through the registry's mirror when one is set, else (or when the mirror fails) the registry itself. */
+  async resolve(ref: ImageReference, platform: string | undefined, signal?: AbortSignal): Promise<ResolvedImage> {
+    const wanted = platform ? parsePlatform(platform) : this.platform;
+    const mirror = this.options.mirrors?.[ref.registry];
+    if (mirror) {
+      try {
+        return await resolveImage(this.client, this.layout, { ...ref, registry: mirror, apiHost: mirror }, wanted, signal);
+      } catch (error) {
+        signal?.throwIfAborted();
+        this.emit({ type: 'warning', image: formatReference(ref), message: `mirror ${mirror} failed (${(error as Error).message}); using ${ref.registry}` });
+      }
+    }
+    return resolveImage(this.client, this.layout, ref, wanted, signal);
+  }
 
   /** Every distinct layer is prepared once per run, however many images ask for it at once. */
-  prepareLayers(image: ResolvedImage, signal?: AbortSignal): Promise<LayerTaskResult[]> {
+  prepareLayers(image: ResolvedImage, signal?: AbortSignal, onProgress?: (bytes: number, totalBytes: number) => void): Promise<LayerTaskResult[]> {
+    const totalBytes = image.layers.reduce((sum, l) => sum + l.descriptor.size, 0);
+    const fetched = new Map<string, number>();
+    const report = (key: string, bytes: number): void => {
+      fetched.set(key, bytes);
+      onProgress?.([...fetched.values()].reduce((a, b) => a + b, 0), totalBytes);
+    };
     return Promise.all(
-      image.layers.map(({ descriptor, diffId }) => {
+      image.layers.map(async ({ descriptor, diffId }) => {
         // Keyed by diff_id too: an image that pairs a shared blob with another diff_id must fail on its own.
         const key = `${descriptor.digest} ${diffId}`;
+        let followers = this.followers.get(key);
+        if (!followers) this.followers.set(key, (followers = new Set()));
+        const follow = (bytes: number): void => report(key, bytes);
+        followers.add(follow);
         let pending = this.layers.get(key);
         if (!pending) {
           const task = { cacheDir: this.layout.root, ref: plainRef(image.ref), descriptor, diffId, client: this.clientOptions, maxUncompressedBytes: this.options.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES };
-          pending = this.pool.run(task, signal);
+          const all = followers;
+          pending = this.pool.run(task, signal, (bytes) => all.forEach((f) => f(bytes)));
           this.layers.set(key, pending);
         }
-        return pending;
+        try {
+          return await pending;
+        } finally {
+          followers.delete(follow);
+          report(key, descriptor.size);
+        }
       }),
     );
   }

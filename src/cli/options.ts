@@ -1,7 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { RootforgeError } from '../errors.js';
 import type { SessionOptions } from '../batch/session.js';
+import { readBatchFile } from '../batch/batch-file.js';
+import { planBatch } from '../batch/plan-batch.js';
+import type { ImageSpec } from '../batch/image-spec.js';
+import { parseShard, type Shard } from '../batch/shard.js';
 
 export interface CommonFlags {
   cacheDir?: string;
@@ -12,6 +15,8 @@ export interface CommonFlags {
   workers?: number;
   jobs?: number;
   file?: string;
+  mirror: Record<string, string>;
+  shard?: Shard;
   json?: boolean;
   quiet?: boolean;
 }
@@ -30,34 +35,44 @@ function collect(value: string, previous: string[]): string[] {
 export function addImageOptions(command: Command): Command {
   return command
     .option('-f, --file <list>', 'read references from a file, one per line (# starts a comment)')
-    .option('--platform <os/arch[/variant]>', 'platform to pick from a multi-platform index', 'linux/amd64')
+    .option('--platform <os/arch[/variant]>', 'platform to pick from a multi-platform index (default: linux/amd64)')
     .option('--cache-dir <dir>', 'OCI layout cache (default: $ROOTFORGE_CACHE_DIR or $XDG_CACHE_HOME/rootforge/oci)')
     .option('--insecure-registry <host>', 'allow plain HTTP to this registry host (repeatable); loopback hosts always may', collect, [])
     .option('--retries <n>', 'retries per request on network errors, 5xx and 429', positiveInt, 4)
     .addOption(new Option('--timeout <seconds>', 'give up on a request that sends nothing for this long').argParser(positiveInt).default(60))
     .option('--workers <n>', 'worker threads for download, hashing and decompression (default: core count)', positiveInt)
     .option('--jobs <n>', 'images worked on at once', positiveInt)
+    .option('--mirror <registry=host>', 'pull REGISTRY through a mirror (e.g. a Distribution pull-through cache); falls back to REGISTRY if the mirror fails (repeatable)', mirrorArg, {})
+    .option('--shard <K/N>', 'work only on the K-th (0-based) of N round-robin slices of the batch, e.g. "$JOB_COMPLETION_INDEX/4"', shardArg)
     .option('--json', 'print one JSON document with the results on stdout')
     .option('-q, --quiet', 'print nothing but errors');
 }
 
-/** References from the arguments and --file, in order, without blanks or comments. */
-export async function collectRefs(args: string[], file: string | undefined): Promise<string[]> {
-  const refs = [...args];
+/** Images from the arguments, then --file (a plain list, or YAML/JSON whose defaults fill each of its images). */
+export async function collectImages(args: string[], file: string | undefined): Promise<ImageSpec[]> {
+  const images: ImageSpec[] = args.map((ref) => ({ ref }));
   if (file) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      throw new RootforgeError('ERR_USAGE', `cannot read ${file}: ${(error as Error).message}`);
-    }
-    for (const line of text.split('\n')) {
-      const ref = line.replace(/#.*/, '').trim();
-      if (ref) refs.push(ref);
-    }
+    const batch = await readBatchFile(file);
+    images.push(...batch.images.map((spec) => ({ ...batch.defaults, ...spec })));
+    // Report the file's problems together with those of its references and names, before any work.
+    if (batch.problems.length > 0) planBatch(images, { problems: batch.problems });
   }
-  if (refs.length === 0) throw new RootforgeError('ERR_USAGE', 'no image references given');
-  return refs;
+  if (images.length === 0) throw new RootforgeError('ERR_USAGE', 'no image references given');
+  return images;
+}
+
+function mirrorArg(value: string, previous: Record<string, string>): Record<string, string> {
+  const match = /^([^=\s]+)=([^=\s]+)$/.exec(value);
+  if (!match) throw new InvalidArgumentError('expected REGISTRY=MIRROR, e.g. docker.io=mirror.local:5000');
+  return { ...previous, [match[1] as string]: match[2] as string };
+}
+
+function shardArg(value: string): Shard {
+  try {
+    return parseShard(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 export function sessionOptions(flags: CommonFlags, signal: AbortSignal): SessionOptions {
@@ -68,6 +83,7 @@ export function sessionOptions(flags: CommonFlags, signal: AbortSignal): Session
     ...(flags.retries !== undefined ? { retries: flags.retries } : {}),
     ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout * 1000 } : {}),
     ...(flags.workers ? { workers: flags.workers } : {}),
+    ...(Object.keys(flags.mirror).length ? { mirrors: flags.mirror } : {}),
     signal,
   };
 }

@@ -37,7 +37,7 @@ describe('rootforge CLI', () => {
     }
     expect((await rootforge(['build', '--bogus'])).exitCode).toBe(2);
     expect((await rootforge(['warm'])).exitCode).toBe(2);
-    expect((await rootforge(['warm', 'UPPER/Case'])).exitCode).toBe(1);
+    expect((await rootforge(['warm', 'UPPER/Case'])).exitCode).toBe(2);
     expect((await rootforge(['nosuchcommand'])).exitCode).toBe(2);
   });
 

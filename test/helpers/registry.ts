@@ -47,6 +47,8 @@ export interface TestRegistry {
 
 export interface StartRegistryOptions {
   auth?: 'none' | 'basic' | 'token';
+  /** Run as a pull-through cache of this upstream registry URL (Distribution's proxy.remoteurl). */
+  proxyRemoteUrl?: string;
   username?: string;
   password?: string;
 }
@@ -278,7 +280,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
   const dir = await mkdtemp(join(tmpdir(), 'rootforge-registry-'));
   let tokenServer: TokenServer | undefined;
   try {
-    let authYaml = '';
+    let authYaml = opts.proxyRemoteUrl ? ['proxy:', `  remoteurl: ${opts.proxyRemoteUrl}`].join('\n') : '';
     if (mode === 'basic') {
       const htpasswd = join(dir, 'htpasswd');
       await writeFile(htpasswd, `${username}:${await bcryptHash(password)}\n`);

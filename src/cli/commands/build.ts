@@ -1,10 +1,7 @@
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { build } from '../../batch/build.js';
 import { parseSize } from '../../ext4/size.js';
-import { RootforgeError } from '../../errors.js';
-import { addImageOptions, collectRefs, sessionOptions, type CommonFlags } from '../options.js';
+import { addImageOptions, collectImages, sessionOptions, type CommonFlags } from '../options.js';
 import { eventLogger, exitCodeFor, printSummary } from '../output.js';
 import type { CommandContext } from '../context.js';
 
@@ -77,25 +74,18 @@ export function buildCommand(context: CommandContext): Command {
     .option('--uuid <uuid>', 'filesystem UUID (default: derived from the manifest digest and the options)', uuidArg)
     .option('--source-date-epoch <seconds>', 'timestamp of everything mkfs and debugfs create (default: the image config\'s created time)', epochArg)
     .action(async (args: string[], flags: BuildFlags) => {
-      const refs = await collectRefs(args, flags.file);
-      let agentDigest: string | undefined;
-      if (flags.agent) {
-        try {
-          agentDigest = createHash('sha256').update(await readFile(flags.agent)).digest('hex');
-        } catch (error) {
-          throw new RootforgeError('ERR_USAGE', `cannot read --agent ${flags.agent}: ${(error as Error).message}`);
-        }
-      }
+      const images = await collectImages(args, flags.file);
       const result = await build({
         ...sessionOptions(flags, context.signal),
-        refs,
+        images,
+      ...(flags.shard ? { shard: flags.shard } : {}),
         outDir: flags.out,
         ...(flags.jobs ? { jobs: flags.jobs } : {}),
         ...(flags.size !== undefined ? { sizeBytes: flags.size } : {}),
         ...(flags.headroom !== undefined ? { headroomPercent: flags.headroom } : {}),
         ...(flags.populate ? { populate: flags.populate } : {}),
         inject: flags.inject !== false,
-        ...(flags.agent ? { agentPath: flags.agent, agentDigest } : {}),
+        ...(flags.agent ? { agentPath: flags.agent } : {}),
         ...(flags.workDir ? { workDir: flags.workDir } : {}),
         ...(flags.overlay ? { overlayDir: flags.overlay } : {}),
         ...(flags.overlayOwner ? { overlayOwner: flags.overlayOwner } : {}),

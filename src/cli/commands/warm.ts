@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { warm } from '../../batch/warm.js';
-import { addImageOptions, collectRefs, sessionOptions, type CommonFlags } from '../options.js';
+import { addImageOptions, collectImages, sessionOptions, type CommonFlags } from '../options.js';
 import { eventLogger, exitCodeFor, printSummary } from '../output.js';
 import type { CommandContext } from '../context.js';
 
@@ -10,10 +10,11 @@ export function warmCommand(context: CommandContext): Command {
       .description('pull images into the OCI layout cache, verified, without building anything')
       .argument('[refs...]', 'image references, e.g. debian:bookworm'),
   ).action(async (args: string[], flags: CommonFlags) => {
-    const refs = await collectRefs(args, flags.file);
+    const images = await collectImages(args, flags.file);
     const result = await warm({
       ...sessionOptions(flags, context.signal),
-      refs,
+      images,
+      ...(flags.shard ? { shard: flags.shard } : {}),
       ...(flags.jobs ? { jobs: flags.jobs } : {}),
       onEvent: eventLogger(context.printer, Boolean(flags.quiet || flags.json)),
     });

@@ -1,0 +1,45 @@
+import { RootforgeError } from '../errors.js';
+import { parsePlatform } from '../oci/platform.js';
+import { parseReference, type ImageReference } from '../registry/reference.js';
+import type { ImageSpec } from './image-spec.js';
+import { outputNames } from './output-names.js';
+import { inShard, type Shard } from './shard.js';
+
+export interface PlannedImage {
+  spec: ImageSpec;
+  ref: ImageReference;
+  /** Output name, unique within the whole batch (not just this shard). */
+  name: string;
+}
+
+/**
+ * Checks every entry of a batch before any work starts (references, platforms, output names) and
+ * reports all problems at once; then keeps this shard's slice.
+ */
+export function planBatch(specs: readonly ImageSpec[], opts: { shard?: Shard; problems?: readonly string[] } = {}): PlannedImage[] {
+  const problems: string[] = [...(opts.problems ?? [])];
+  if (specs.length === 0) problems.push('no image references given');
+  const refs = specs.map((spec, i) => {
+    try {
+      if (spec.platform) parsePlatform(spec.platform);
+    } catch (error) {
+      problems.push(`image ${i + 1} (${spec.ref}): ${(error as Error).message}`);
+    }
+    try {
+      return parseReference(spec.ref);
+    } catch (error) {
+      problems.push(`image ${i + 1}: ${(error as Error).message}`);
+      return { registry: 'invalid', repository: `invalid-${i}`, apiHost: 'invalid' } as ImageReference;
+    }
+  });
+  const names = outputNames(refs, specs.map((s) => s.name));
+  const seen = new Map<string, number>();
+  names.forEach((name, i) => {
+    const first = seen.get(name);
+    if (first !== undefined) problems.push(`images ${first + 1} and ${i + 1} would both write ${name}.ext4; give one a different name`);
+    else seen.set(name, i);
+  });
+  if (problems.length > 0) throw new RootforgeError('ERR_USAGE', `the batch has ${problems.length} problem(s), nothing was started:\n  ${problems.join('\n  ')}`);
+  const planned = specs.map((spec, i) => ({ spec, ref: refs[i] as ImageReference, name: names[i] as string }));
+  return opts.shard ? inShard(planned, opts.shard) : planned;
+}
