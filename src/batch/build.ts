@@ -8,7 +8,7 @@ import { deriveIdentity, epochFromCreated } from '../ext4/identity.js';
 import { describeOffset, firstDifference } from '../ext4/compare.js';
 import { writeFileAtomic, fsyncDir } from '../cache/atomic.js';
 import { packageVersion } from '../package-root.js';
-import { formatReference, type ImageReference } from '../registry/reference.js';
+import { locationName, type ImageLocation } from '../local/transport.js';
 import { countStatuses, describeResolved, type ImageResult } from './image-result.js';
 import { mapLimit } from './limit.js';
 import type { Stage } from './events.js';
@@ -59,7 +59,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const images = await mapLimit(planned, options.jobs ?? 2, async (image) => {
       try {
         const effective = await inputs.optionsFor(image.spec);
-        return await buildOne(session, effective, { refText: image.spec.ref, ref: image.ref, name: image.name, populate, tools, userFiles: await inputs.userFilesFor(effective) });
+        return await buildOne(session, effective, { refText: image.spec.ref, location: image.location, name: image.name, populate, tools, userFiles: await inputs.userFilesFor(effective) });
       } catch (error) {
         // Inputs of this image (its overlay, inject file or agent) are broken: only it fails.
         const info = toErrorInfo(withContext(error, { image: image.spec.ref }));
@@ -76,7 +76,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
 
 interface ImageJob {
   refText: string;
-  ref: ImageReference;
+  location: ImageLocation;
   name: string;
   populate: 'tar' | 'dir';
   tools: Awaited<ReturnType<typeof detectE2fsprogs>>;
@@ -104,12 +104,13 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
   let workDir: string | undefined;
   try {
     signal?.throwIfAborted();
-    const canonical = formatReference(job.ref);
+    const canonical = locationName(job.location, refText);
     result.name = canonical;
-    const image = await timed('resolve', () => session.resolve(job.ref, options.platform, signal));
+    const image = await timed('resolve', () => session.resolve(job.location, options.platform, signal));
     Object.assign(result, describeResolved(image));
     await timed('download', () => session.prepareLayers(image, signal, (bytes, totalBytes) => session.emit({ type: 'progress', image: refText, stage: 'download', bytes, totalBytes })));
-    await session.layout.setRef(canonical, image.manifestDescriptor);
+    // Local images are already on disk; only registry images are recorded as refs in the cache.
+    if (job.location.transport === 'docker') await session.layout.setRef(canonical, image.manifestDescriptor);
 
     const buildKey = computeBuildKey(image, options, job);
     if (!options.force && !options.check && (await reusable(output, sidecarPath, buildKey))) {

@@ -17,6 +17,8 @@ export interface LayerTask {
   descriptor: Descriptor;
   diffId: Digest;
   client: RegistryClientOptions;
+  /** A local layout's or archive's copy of the blob: copied (and verified) instead of downloaded. */
+  localBlob?: string;
   /** Refuse layers that expand past this many bytes (decompression bombs). */
   maxUncompressedBytes: number;
 }
@@ -47,8 +49,14 @@ export async function prepareLayer(task: LayerTask, opts: { signal?: AbortSignal
     if (!(await layout.hasBlob(descriptor.digest, descriptor.size))) {
       const writer = await layout.createWriter({ digest: descriptor.digest, size: descriptor.size });
       try {
-        const client = new RegistryClient(task.client);
-        await client.downloadBlob(task.ref, descriptor, writer, { signal: opts.signal, onProgress: opts.onProgress });
+        if (task.localBlob) {
+          for await (const chunk of createReadStream(task.localBlob, { highWaterMark: 1 << 20, ...(opts.signal ? { signal: opts.signal } : {}) })) {
+            await writer.write(chunk as Buffer);
+            opts.onProgress?.(writer.written);
+          }
+        } else {
+          await new RegistryClient(task.client).downloadBlob(task.ref, descriptor, writer, { signal: opts.signal, onProgress: opts.onProgress });
+        }
         result.downloadedBytes = writer.written;
         await writer.commit();
       } finally {

@@ -6,7 +6,7 @@ import { formatPlatform, selectPlatform } from '../oci/platform.js';
 import type { Digest } from '../oci/digest.js';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../oci/types.js';
 import { formatReference, type ImageReference } from '../registry/reference.js';
-import type { RegistryClient } from '../registry/client.js';
+import type { ManifestSource } from '../local/local-source.js';
 
 export interface ResolvedLayer {
   descriptor: Descriptor;
@@ -24,6 +24,8 @@ export interface ResolvedImage {
   config: ImageConfig;
   platform: string;
   layers: ResolvedLayer[];
+  /** For images from a local layout or archive: blob digest -> file to copy from, instead of a registry. */
+  localBlobs?: Record<string, string>;
 }
 
 /**
@@ -31,7 +33,7 @@ export interface ResolvedImage {
  * manifest and config blob in the cache on the way.
  */
 export async function resolveImage(
-  client: RegistryClient,
+  client: ManifestSource,
   layout: OciLayout,
   ref: ImageReference,
   platform: Platform,

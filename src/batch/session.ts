@@ -7,6 +7,8 @@ import { DEFAULT_PLATFORM, parsePlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/types.js';
 import { RegistryClient, type RegistryClientOptions } from '../registry/client.js';
 import { formatReference, type ImageReference } from '../registry/reference.js';
+import { LocalImageSource } from '../local/local-source.js';
+import { locationRef, type ImageLocation } from '../local/transport.js';
 import type { EventListener, RunEvent, RunEventInput } from './events.js';
 import type { LayerTaskResult } from './layer-task.js';
 import { createLayerPool, defaultWorkerCount, type LayerPool } from './pool.js';
@@ -26,6 +28,8 @@ export interface SessionOptions {
   signal?: AbortSignal;
   onEvent?: EventListener;
   env?: NodeJS.ProcessEnv;
+  /** Where archives (oci-archive:, docker-archive:) are unpacked (default: $TMPDIR). */
+  workDir?: string;
   /** Pull-through mirrors: registry (e.g. docker.io) -> mirror host[:port]; a mirror that fails falls back to the registry. */
   mirrors?: Record<string, string>;
   /** Registry client tuning beyond the above (backoff delays, user agent). */
@@ -40,6 +44,7 @@ export class Session {
   private readonly pool: LayerPool;
   private readonly layers = new Map<string, Promise<LayerTaskResult>>();
   /** Who follows each in-flight download: every image that shares the blob sees its bytes. */
+  private readonly locals = new Map<string, Promise<LocalImageSource>>();
   private readonly followers = new Map<string, Set<(bytes: number) => void>>();
 
   private constructor(readonly layout: OciLayout, readonly options: SessionOptions) {
@@ -63,9 +68,18 @@ export class Session {
 
   emit = (event: RunEventInput): void => this.options.onEvent?.({ ...event, at: Date.now() } as RunEvent);
 
-  /** Resolves through the registry's mirror when one is set, else (or when the mirror fails) the registry itself. */
-  async resolve(ref: ImageReference, platform: string | undefined, signal?: AbortSignal): Promise<ResolvedImage> {
+  /**
+   * Resolves a local layout or archive from disk; a registry image through the registry's mirror
+   * when one is set, else (or when the mirror fails) the registry itself.
+   */
+  async resolve(location: ImageLocation, platform: string | undefined, signal?: AbortSignal): Promise<ResolvedImage> {
     const wanted = platform ? parsePlatform(platform) : this.platform;
+    if (location.transport !== 'docker') {
+      const source = await this.localSource(location, signal);
+      const image = await resolveImage(source, this.layout, locationRef(location), wanted, signal);
+      return { ...image, localBlobs: Object.fromEntries(image.layers.map((l) => [l.descriptor.digest, source.blobFile(l.descriptor.digest)])) };
+    }
+    const ref = location.ref;
     const mirror = this.options.mirrors?.[ref.registry];
     if (mirror) {
       try {
@@ -96,7 +110,16 @@ export class Session {
         followers.add(follow);
         let pending = this.layers.get(key);
         if (!pending) {
-          const task = { cacheDir: this.layout.root, ref: plainRef(image.ref), descriptor, diffId, client: this.clientOptions, maxUncompressedBytes: this.options.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES };
+          const localBlob = image.localBlobs?.[descriptor.digest];
+          const task = {
+            cacheDir: this.layout.root,
+            ref: plainRef(image.ref),
+            descriptor,
+            diffId,
+            client: this.clientOptions,
+            maxUncompressedBytes: this.options.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES,
+            ...(localBlob ? { localBlob } : {}),
+          };
           const all = followers;
           pending = this.pool.run(task, signal, (bytes) => all.forEach((f) => f(bytes)));
           this.layers.set(key, pending);
@@ -111,9 +134,24 @@ export class Session {
     );
   }
 
-  /** Stops the pool and removes this process's own temp files (a pool thread killed mid-write leaves one). */
+  /** Each local layout or archive is opened (an archive unpacked) once per run. */
+  private localSource(location: Exclude<ImageLocation, { transport: 'docker' }>, signal?: AbortSignal): Promise<LocalImageSource> {
+    const key = `${location.transport}:${location.path}:${location.name ?? ''}`;
+    let source = this.locals.get(key);
+    if (!source) {
+      source = LocalImageSource.open(location.transport, location.path, location.name, this.options.workDir, signal);
+      this.locals.set(key, source);
+    }
+    return source;
+  }
+
+  /** Stops the pool and removes this process's own temp files (a pool thread killed mid-write leaves one) and unpacked archives. */
   async close(): Promise<void> {
     await this.pool.destroy();
+    for (const [key, pending] of this.locals) {
+      const source = await pending.catch(() => undefined);
+      if (source && !key.startsWith('oci:')) await rm(source.root, { recursive: true, force: true });
+    }
     const names = await readdir(this.layout.tempDir).catch(() => [] as string[]);
     await Promise.all(names.filter((n) => tempOwnerPid(n) === process.pid).map((n) => rm(join(this.layout.tempDir, n), { force: true })));
   }

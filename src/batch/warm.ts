@@ -1,5 +1,5 @@
 import { toErrorInfo, withContext } from '../errors.js';
-import { formatReference } from '../registry/reference.js';
+import { locationName } from '../local/transport.js';
 import { countStatuses, describeResolved, type ImageResult } from './image-result.js';
 import { mapLimit } from './limit.js';
 import { planBatch, type PlannedImage } from './plan-batch.js';
@@ -44,11 +44,11 @@ async function warmOne(session: Session, planned: PlannedImage): Promise<ImageRe
   session.emit({ type: 'image-start', image: refText });
   try {
     signal?.throwIfAborted();
-    const name = formatReference(planned.ref);
+    const name = locationName(planned.location, refText);
     result.name = name;
     let started = performance.now();
     session.emit({ type: 'stage', image: refText, stage: 'resolve' });
-    const image = await session.resolve(planned.ref, planned.spec.platform, signal);
+    const image = await session.resolve(planned.location, planned.spec.platform, signal);
     Object.assign(result, describeResolved(image));
     seconds.resolve = (performance.now() - started) / 1000;
     started = performance.now();
@@ -58,7 +58,7 @@ async function warmOne(session: Session, planned: PlannedImage): Promise<ImageRe
       session.emit({ type: 'layer', image: refText, digest: layer.digest, downloadedBytes: layer.downloadedBytes, uncompressedBytes: layer.uncompressedBytes });
     }
     seconds.download = (performance.now() - started) / 1000;
-    await session.layout.setRef(name, image.manifestDescriptor);
+    if (planned.location.transport === 'docker') await session.layout.setRef(name, image.manifestDescriptor);
     result.status = 'ok';
     result.seconds = seconds;
   } catch (error) {
