@@ -7,8 +7,6 @@ import { ZstdFrameCheck } from './zstd-frames.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
-/** Node >= 22.15 ships zstd in zlib; the typings for Node 20 do not know it. */
-const nativeZstd = (zlib as unknown as { createZstdDecompress?: () => Transform }).createZstdDecompress;
 
 function toDecompressError(error: unknown, format: string): RootforgeError {
   if (error instanceof RootforgeError) return error;
@@ -25,19 +23,21 @@ function mapErrors<T extends Transform>(stream: T, format: string): T {
   return stream;
 }
 
-/** Native zstd plus a frame walker, because the native decoder accepts truncated frames silently (exported for tests). */
+/** Native zstd behind a frame walker: the native decoder accepts truncated frames silently and rejects skippable ones (exported for tests). */
 export function checkedNativeZstd(create: () => Transform): Transform {
   const stream = create();
   const check = new ZstdFrameCheck();
   const transform = stream._transform.bind(stream);
   const flush = stream._flush?.bind(stream);
   stream._transform = (chunk: Buffer, encoding: BufferEncoding, callback: TransformCallback) => {
+    let frames: Buffer;
     try {
-      check.feed(chunk);
+      frames = check.feed(chunk);
     } catch (error) {
       return callback(error as Error);
     }
-    transform(chunk, encoding, callback);
+    if (frames.length === 0) return callback();
+    transform(frames, encoding, callback);
   };
   stream._flush = (callback: TransformCallback) => {
     try {
@@ -56,7 +56,8 @@ export function decompressStream(compression: Compression): Transform {
     case 'gzip':
       return mapErrors(zlib.createGunzip(), 'gzip');
     case 'zstd':
-      return nativeZstd ? checkedNativeZstd(nativeZstd) : new FzstdDecompress();
+      // Not Node's native zstd (22.15+): in Node 24 it stops silently after the first frame of a multi-frame layer.
+      return new FzstdDecompress();
     case 'none':
       return new PassThrough();
   }

@@ -18,18 +18,24 @@ export class ZstdFrameCheck {
   private skip = 0;
   private checksum = false;
   private frames = 0;
+  /** Inside a skippable frame: its bytes are dropped, since Node's native decoder rejects them (zstd:chunked has them). */
+  private dropping = false;
 
   /** How many header bytes the current state needs. */
   private need(): number {
     return this.state === 'frame-header' ? 1 : this.state === 'block-header' ? 3 : 4;
   }
 
-  feed(chunk: Uint8Array): void {
+  /** Checks the next bytes and returns them without any skippable frames. */
+  feed(chunk: Uint8Array): Buffer {
+    const out: Uint8Array[] = [];
     let at = 0;
     while (at < chunk.length) {
       if (this.skip > 0) {
         const n = Math.min(this.skip, chunk.length - at);
+        if (!this.dropping) out.push(chunk.subarray(at, at + n));
         this.skip -= n;
+        if (this.skip === 0) this.dropping = false;
         at += n;
         continue;
       }
@@ -40,9 +46,13 @@ export class ZstdFrameCheck {
       at += n;
       if (this.pendingLength === want) {
         this.pendingLength = 0;
+        const before = this.state;
         this.step();
+        const skippableHeader = before === 'skippable-size' || (before === 'magic' && this.state === 'skippable-size');
+        if (!skippableHeader) out.push(Buffer.from(this.pending.subarray(0, want)));
       }
     }
+    return Buffer.concat(out);
   }
 
   private step(): void {
@@ -57,6 +67,7 @@ export class ZstdFrameCheck {
       }
       case 'skippable-size':
         this.skip = p.readUInt32LE(0);
+        this.dropping = this.skip > 0;
         this.state = 'magic';
         return;
       case 'frame-header': {

@@ -85,8 +85,8 @@ describe('image sources besides a registry', () => {
     for (const m of index.manifests) m.annotations = { 'io.containerd.image.name': 'docker.io/local/img:v1', 'org.opencontainers.image.ref.name': 'v1' };
     const pack = tarPack();
     const chunks: Buffer[] = [];
-    pack.on('data', (c: Buffer) => chunks.push(c));
-    const ended = new Promise((resolve) => pack.on('end', resolve));
+    pack.on('data', (c: unknown) => void chunks.push(c as Buffer));
+    const ended = new Promise<void>((resolve) => void pack.on('end', () => resolve()));
     pack.entry({ name: 'oci-layout' }, await readFile(join(layout, 'oci-layout')));
     pack.entry({ name: 'index.json' }, JSON.stringify(index));
     pack.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: `blobs/sha256/${image.configDigest.slice(7)}`, RepoTags: ['local/img:v1'], Layers: [] }]));
@@ -114,8 +114,8 @@ describe('image sources besides a registry', () => {
     const archive = join(dir, 'evil.tar');
     const pack = tarPack();
     const chunks: Buffer[] = [];
-    pack.on('data', (c: Buffer) => chunks.push(c));
-    const ended = new Promise((resolve) => pack.on('end', resolve));
+    pack.on('data', (c: unknown) => void chunks.push(c as Buffer));
+    const ended = new Promise<void>((resolve) => void pack.on('end', () => resolve()));
     pack.entry({ name: '../../../../tmp/rootforge-archive-escape' }, 'x');
     pack.finalize();
     await ended;
