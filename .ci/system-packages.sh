@@ -25,5 +25,5 @@ fi
 
 apt-get update -qq
 apt-get install -y -qq -t "$codename-backports" e2fsprogs >/dev/null
-apt-get install -y -qq docker-registry zstd shellcheck skopeo umoci util-linux >/dev/null
+apt-get install -y -qq docker-registry zstd shellcheck skopeo umoci util-linux debootstrap python3 >/dev/null
 mkfs.ext4 -V 2>&1 | head -1

@@ -132,7 +132,7 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
       tools: job.tools,
       options,
       userFiles: job.userFiles.files,
-      identity: { ...deriveIdentity(buildKey, options.uuid), sourceDateEpoch },
+      identity: { ...deriveIdentity(buildKey, options.uuid), sourceDateEpoch, epochGiven: options.sourceDateEpoch !== undefined },
       signal,
       timed,
       warn: (message) => session.emit({ type: 'warning', image: refText, message }),
@@ -155,7 +155,7 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
         sha256,
         // The dir path fills the image in the staging directory's readdir order, which no one controls.
         reproducible: job.populate === 'tar',
-        sourceDateEpoch,
+        sourceDateEpoch: built.sourceDateEpoch,
         uuid: deriveIdentity(buildKey, options.uuid).uuid,
         config: imageConfigSummary(image),
         rootforgeVersion: packageVersion(),

@@ -30,7 +30,7 @@ export interface RootfsBuildOptions {
   agentDigest?: string;
   /** Filesystem UUID (default: derived from the manifest digest and the options). */
   uuid?: string;
-  /** Timestamp for everything mkfs and debugfs create (default: the image config's `created`). */
+  /** Timestamp for everything mkfs and debugfs create (default: the image config's `created`, or the newest mtime if later). */
   sourceDateEpoch?: number;
 }
 
@@ -46,7 +46,7 @@ export interface RootfsJob {
   /** The user's --overlay and --inject files, added after the guest files. */
   userFiles: GuestFile[];
   /** UUID and hash seed for mkfs, and SOURCE_DATE_EPOCH for mkfs and debugfs: what makes the output reproducible. */
-  identity: { uuid: string; hashSeed: string; sourceDateEpoch: number };
+  identity: { uuid: string; hashSeed: string; sourceDateEpoch: number; epochGiven: boolean };
   signal?: AbortSignal;
   timed: <T>(stage: string, fn: () => Promise<T>) => Promise<T>;
   warn: (message: string) => void;
@@ -57,6 +57,8 @@ export interface RootfsBuilt {
   entries: number;
   init: string;
   injected: string[];
+  /** The SOURCE_DATE_EPOCH mkfs and debugfs ran with. */
+  sourceDateEpoch: number;
 }
 
 /** Replays the layers and builds the ext4 at imagePath: plan, mkfs (tar or dir), then one debugfs batch. */
@@ -86,7 +88,10 @@ export async function buildRootfs(job: RootfsJob): Promise<RootfsBuilt> {
     extraFiles,
   });
   const { uuid, hashSeed } = job.identity;
-  const env = { SOURCE_DATE_EPOCH: String(job.identity.sourceDateEpoch) };
+  // mke2fs clamps every later timestamp to SOURCE_DATE_EPOCH; unless the user chose it, never below the image's newest mtime.
+  const newest = entries.reduce((max, e) => Math.max(max, e.mtime), 0);
+  const sourceDateEpoch = job.identity.epochGiven ? job.identity.sourceDateEpoch : Math.max(job.identity.sourceDateEpoch, newest);
+  const env = { SOURCE_DATE_EPOCH: String(sourceDateEpoch) };
   const mkfsOptions = { signal, mkfs: tools.mkfs, uuid, hashSeed, env };
   const staged = { modes: new Map<string, number>(), runnerUid: process.getuid?.() ?? 0, runnerGid: process.getgid?.() ?? 0, tempDir };
   let fixup: FixupPlan;
@@ -105,5 +110,5 @@ export async function buildRootfs(job: RootfsJob): Promise<RootfsBuilt> {
   if (ops.length > 0) {
     await timed('debugfs', () => runDebugfs(job.imagePath, buildDebugfsScript(ops), { signal, debugfs: tools.debugfs, env }));
   }
-  return { sizeBytes: size.bytes, entries: entries.length, init, injected };
+  return { sizeBytes: size.bytes, entries: entries.length, init, injected, sourceDateEpoch };
 }

@@ -46,6 +46,8 @@ const LAYERS: TarEntrySpec[][] = [
     { name: 'srv/hard3', type: 'link', linkname: 'srv/hard1' },
     { name: 'srv/user-xattr', content: 'x', pax: { 'SCHILY.xattr.user.comment': 'hello xattr' } },
     { name: 'names/with space', content: 'spaces' },
+    // Later than the config's created time: mke2fs clamps to SOURCE_DATE_EPOCH, which must not cut it.
+    { name: 'srv/newer', content: 'n', mtime: new Date('2025-06-01T00:00:00Z') },
     { name: 'names/quote"d', content: 'quote' },
     { name: 'names/ünïcødé', content: 'unicode' },
     { name: 'lib/modules/', type: 'directory' },
@@ -128,6 +130,7 @@ describe('rootforge build', () => {
       expect(links[0]?.links).toBe(3);
       expect(get('srv/user-xattr').xattrs['user.comment']).toBe(Buffer.from('hello xattr').toString('hex'));
       expect(get('names/with space').size).toBe(6);
+      expect(get('srv/newer').mtime).toBe(Date.parse('2025-06-01T00:00:00Z') / 1000);
       expect(get('names/quote"d').size).toBe(5);
       expect(get('names/ünïcødé').size).toBe(7);
       expect(get('lib/modules')).toMatchObject({ type: 'dir' });
