@@ -18,6 +18,7 @@ export interface CommonFlags {
   mirror: Record<string, string>;
   shard?: Shard;
   json?: boolean;
+  events?: boolean;
   quiet?: boolean;
 }
 
@@ -45,6 +46,7 @@ export function addImageOptions(command: Command): Command {
     .option('--mirror <registry=host>', 'pull REGISTRY through a mirror (e.g. a Distribution pull-through cache); falls back to REGISTRY if the mirror fails (repeatable)', mirrorArg, {})
     .option('--shard <K/N>', 'work only on the K-th (0-based) of N round-robin slices of the batch, e.g. "$JOB_COMPLETION_INDEX/4"', shardArg)
     .option('--json', 'print one JSON document with the results on stdout')
+    .option('--events', 'print newline-delimited JSON events on stdout while the run goes, then a {"type":"summary"} line')
     .option('-q, --quiet', 'print nothing but errors');
 }
 
@@ -76,6 +78,7 @@ function shardArg(value: string): Shard {
 }
 
 export function sessionOptions(flags: CommonFlags, signal: AbortSignal): SessionOptions {
+  if (flags.events && flags.json) throw new RootforgeError('ERR_USAGE', '--events and --json both write to stdout; --events already ends with a summary line');
   return {
     ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
     ...(flags.platform ? { platform: flags.platform } : {}),

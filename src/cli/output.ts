@@ -1,4 +1,4 @@
-import type { RunEvent } from '../batch/events.js';
+import { pickMode, Renderer } from './progress/renderer.js';
 import type { ImageResult } from '../batch/image-result.js';
 
 export interface Printer {
@@ -13,28 +13,22 @@ export const consolePrinter: Printer = {
   data: (text) => process.stdout.write(text),
 };
 
-/** Plain progress lines on stderr; the batch issue adds the live TTY view. */
-export function eventLogger(printer: Printer, quiet: boolean): (event: RunEvent) => void {
-  return (event) => {
-    if (quiet && event.type !== 'warning') return;
-    switch (event.type) {
-      case 'stage':
-        printer.log(`${event.image}: ${event.stage}`);
-        break;
-      case 'warning':
-        printer.error(`${event.image}: warning: ${event.message}`);
-        break;
-      case 'image-done':
-        if (event.status !== 'failed') printer.log(`${event.image}: ${event.status}`);
-        break;
-      default:
-        break;
-    }
-  };
+/** The progress renderer for a command's flags: live on a TTY, plain lines elsewhere, NDJSON with --events. */
+export function createRenderer(flags: { quiet?: boolean; json?: boolean; events?: boolean }, env: NodeJS.ProcessEnv = process.env): Renderer {
+  const isTTY = Boolean(process.stderr.isTTY);
+  return new Renderer({
+    stream: process.stderr,
+    stdout: process.stdout,
+    mode: pickMode({ isTTY, quiet: Boolean(flags.quiet), json: Boolean(flags.json), events: Boolean(flags.events) }),
+    color: isTTY && !env.NO_COLOR,
+    columns: process.stderr.columns ?? 80,
+  });
 }
 
-export function printSummary(printer: Printer, images: ImageResult[], json: boolean): void {
-  if (json) {
+export function printSummary(printer: Printer, images: ImageResult[], json: boolean, events = false): void {
+  if (events) {
+    printer.data(JSON.stringify({ type: 'summary', images }) + '\n');
+  } else if (json) {
     printer.data(JSON.stringify({ images }, null, 2) + '\n');
   }
   for (const image of images) {
@@ -42,7 +36,7 @@ export function printSummary(printer: Printer, images: ImageResult[], json: bool
       printer.error(`${image.ref}: ${image.error.code}: ${image.error.message}\n  hint: ${image.error.hint}`);
     }
   }
-  if (!json) {
+  if (!json && !events) {
     const ok = images.filter((i) => i.status === 'ok').length;
     const skipped = images.filter((i) => i.status === 'skipped').length;
     const failed = images.length - ok - skipped;

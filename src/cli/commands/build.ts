@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { build } from '../../batch/build.js';
 import { parseSize } from '../../ext4/size.js';
 import { addImageOptions, collectImages, sessionOptions, type CommonFlags } from '../options.js';
-import { eventLogger, exitCodeFor, printSummary } from '../output.js';
+import { createRenderer, exitCodeFor, printSummary } from '../output.js';
 import type { CommandContext } from '../context.js';
 
 interface BuildFlags extends CommonFlags {
@@ -75,6 +75,7 @@ export function buildCommand(context: CommandContext): Command {
     .option('--source-date-epoch <seconds>', 'timestamp of everything mkfs and debugfs create (default: the image config\'s created time)', epochArg)
     .action(async (args: string[], flags: BuildFlags) => {
       const images = await collectImages(args, flags.file);
+      const renderer = createRenderer(flags);
       const result = await build({
         ...sessionOptions(flags, context.signal),
         images,
@@ -94,10 +95,11 @@ export function buildCommand(context: CommandContext): Command {
         check: Boolean(flags.check),
         ...(flags.uuid ? { uuid: flags.uuid } : {}),
         ...(flags.sourceDateEpoch !== undefined ? { sourceDateEpoch: flags.sourceDateEpoch } : {}),
-        onEvent: eventLogger(context.printer, Boolean(flags.quiet || flags.json)),
+        onEvent: renderer.onEvent,
       });
       context.signal.throwIfAborted();
-      printSummary(context.printer, result.images, Boolean(flags.json));
+      renderer.finish(result.images);
+      printSummary(context.printer, result.images, Boolean(flags.json), Boolean(flags.events));
       context.exitCode = exitCodeFor(result.images);
     });
 }
