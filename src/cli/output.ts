@@ -21,7 +21,7 @@ export function createRenderer(flags: { quiet?: boolean; json?: boolean; events?
     stdout: process.stdout,
     mode: pickMode({ isTTY, quiet: Boolean(flags.quiet), json: Boolean(flags.json), events: Boolean(flags.events) }),
     color: isTTY && !env.NO_COLOR,
-    columns: process.stderr.columns ?? 80,
+    columns: process.stderr.columns || 80,
   });
 }
 

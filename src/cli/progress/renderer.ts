@@ -183,8 +183,8 @@ export class Renderer {
       const total = Object.values(image.seconds ?? {}).reduce((a, b) => a + b, 0);
       rows.push([image.ref, image.status, image.error ? `${image.error.code}: ${image.error.message}` : (image.output ?? ''), humanSeconds(total)]);
     }
-    const columns = this.opts.columns ?? 120;
-    const lines = table(rows).map((l) => fit(l, Math.max(columns, 40)));
+    // The table is not cut to the width: error messages must stay whole.
+    const lines = table(rows);
     this.opts.stream.write(lines.map((l, i) => (i === 0 ? l : l.replace(` ${images[i - 1]?.status} `, ` ${this.status(images[i - 1]?.status ?? '')} `))).join('\n') + '\n');
   }
 }
