@@ -17,6 +17,7 @@ import type { ResolvedImage } from './resolve.js';
 import type { ImageSpec } from './image-spec.js';
 import type { Shard } from './shard.js';
 import { ImageInputs } from './image-inputs.js';
+import { cleanStaleWork } from './stale-work.js';
 import { Session, type SessionOptions } from './session.js';
 import { imageConfigSummary, type Sidecar } from './sidecar.js';
 import { buildRootfs, type RootfsBuildOptions } from './rootfs.js';
@@ -54,6 +55,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const session = await Session.open(options);
   try {
     await mkdir(options.outDir, { recursive: true });
+    await cleanStaleWork([options.outDir, options.workDir ?? tmpdir()]);
     const started = Date.now();
     session.emit({ type: 'run-start', images: planned.length });
     const images = await mapLimit(planned, options.jobs ?? 2, async (image) => {
