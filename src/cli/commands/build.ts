@@ -72,7 +72,7 @@ export function buildCommand(context: CommandContext): Command {
     .option('--force', 'rebuild even when an output from the same manifest and options exists')
     .option('--check', 'rebuild into a temp file and compare with the existing output and its sidecar (exit 0 if identical)')
     .option('--uuid <uuid>', 'filesystem UUID (default: derived from the manifest digest and the options)', uuidArg)
-    .option('--source-date-epoch <seconds>', 'timestamp of everything mkfs and debugfs create (default: the image config\'s created time)', epochArg)
+    .option('--source-date-epoch <seconds>', 'timestamp of everything mkfs and debugfs create (default: the image config\'s created time, or the newest file time if later)', epochArg)
     .action(async (args: string[], flags: BuildFlags) => {
       const images = await collectImages(args, flags.file);
       const renderer = createRenderer(flags);
