@@ -66,17 +66,33 @@ export const GUEST_PATHS = {
   openrcRunlevelDir: '/etc/runlevels/default',
 } as const;
 
-const SYSTEMD_UNITS = {
-  network: 'rootforge-network.service',
-  agent: 'rootforge-vsock-agent.service',
-  firstBoot: 'rootforge-first-boot.service',
-} as const;
+type Service = 'network' | 'agent' | 'firstBoot';
 
-const OPENRC_SERVICES = {
-  network: 'rootforge-network',
-  agent: 'rootforge-vsock-agent',
-  firstBoot: 'rootforge-first-boot',
-} as const;
+/** How each supported init system starts rootforge's services: where they go, their assets, and where enabling links go. */
+interface ServiceGlue {
+  dir: string;
+  enableDir: string;
+  mode: number;
+  names: Record<Service, string>;
+  assets: Record<Service, AssetName>;
+}
+
+const SERVICE_GLUE: Record<'systemd' | 'openrc', ServiceGlue> = {
+  systemd: {
+    dir: GUEST_PATHS.systemdUnitDir,
+    enableDir: GUEST_PATHS.systemdWantsDir,
+    mode: 0o644,
+    names: { network: 'rootforge-network.service', agent: 'rootforge-vsock-agent.service', firstBoot: 'rootforge-first-boot.service' },
+    assets: { network: 'systemdNetwork', agent: 'systemdAgent', firstBoot: 'systemdFirstBoot' },
+  },
+  openrc: {
+    dir: GUEST_PATHS.openrcInitDir,
+    enableDir: GUEST_PATHS.openrcRunlevelDir,
+    mode: 0o755,
+    names: { network: 'rootforge-network', agent: 'rootforge-vsock-agent', firstBoot: 'rootforge-first-boot' },
+    assets: { network: 'openrcNetwork', agent: 'openrcAgent', firstBoot: 'openrcFirstBoot' },
+  },
+};
 
 /** Size of a host file we are about to inject; a missing one is an input error, not a crash later in debugfs. */
 function hostFileSize(hostPath: string, what: string): number {
@@ -112,33 +128,19 @@ export function guestFiles(opts: { agentPath?: string; init: InitSystem }): Gues
   if (agent) files.push(rootFile(GUEST_PATHS.agent, { hostPath: resolve(opts.agentPath as string) }, 0o755));
   files.push(rootFile(GUEST_PATHS.networkBootstrap, 'networkBootstrap', 0o755));
 
-  if (opts.init === 'systemd') {
-    const unit = (name: string): string => `${GUEST_PATHS.systemdUnitDir}/${name}`;
-    files.push(rootFile(unit(SYSTEMD_UNITS.network), 'systemdNetwork', 0o644));
-    if (agent) files.push(rootFile(unit(SYSTEMD_UNITS.agent), 'systemdAgent', 0o644));
-    files.push(rootFile(GUEST_PATHS.modulesLoad, 'modulesLoad', 0o644));
-    files.push(rootFile(GUEST_PATHS.firstBoot, 'firstBoot', 0o755));
-    files.push(rootFile(unit(SYSTEMD_UNITS.firstBoot), 'systemdFirstBoot', 0o644));
-    files.push(rootFile(GUEST_PATHS.firstBootMarker, { content: Buffer.alloc(0) }, 0o644));
-    enable(GUEST_PATHS.systemdWantsDir, SYSTEMD_UNITS.network, unit(SYSTEMD_UNITS.network));
-    if (agent) enable(GUEST_PATHS.systemdWantsDir, SYSTEMD_UNITS.agent, unit(SYSTEMD_UNITS.agent));
-    enable(GUEST_PATHS.systemdWantsDir, SYSTEMD_UNITS.firstBoot, unit(SYSTEMD_UNITS.firstBoot));
-  } else if (opts.init === 'openrc') {
-    const script = (name: string): string => `${GUEST_PATHS.openrcInitDir}/${name}`;
-    files.push(rootFile(script(OPENRC_SERVICES.network), 'openrcNetwork', 0o755));
-    if (agent) files.push(rootFile(script(OPENRC_SERVICES.agent), 'openrcAgent', 0o755));
-    files.push(rootFile(GUEST_PATHS.modulesLoad, 'modulesLoad', 0o644));
-    files.push(rootFile(GUEST_PATHS.firstBoot, 'firstBoot', 0o755));
-    files.push(rootFile(script(OPENRC_SERVICES.firstBoot), 'openrcFirstBoot', 0o755));
-    files.push(rootFile(GUEST_PATHS.firstBootMarker, { content: Buffer.alloc(0) }, 0o644));
-    enable(GUEST_PATHS.openrcRunlevelDir, OPENRC_SERVICES.network, script(OPENRC_SERVICES.network));
-    if (agent) enable(GUEST_PATHS.openrcRunlevelDir, OPENRC_SERVICES.agent, script(OPENRC_SERVICES.agent));
-    enable(GUEST_PATHS.openrcRunlevelDir, OPENRC_SERVICES.firstBoot, script(OPENRC_SERVICES.firstBoot));
-  } else {
-    // No init glue we can install safely: the programs go in so a user can start them (see assets/README.md).
-    files.push(rootFile(GUEST_PATHS.modulesLoad, 'modulesLoad', 0o644));
-    files.push(rootFile(GUEST_PATHS.firstBoot, 'firstBoot', 0o755));
-    files.push(rootFile(GUEST_PATHS.firstBootMarker, { content: Buffer.alloc(0) }, 0o644));
+  const service = SERVICE_GLUE[opts.init as 'systemd' | 'openrc'] as ServiceGlue | undefined;
+  const at = (name: string): string => `${service?.dir}/${name}`;
+  if (service) files.push(rootFile(at(service.names.network), service.assets.network, service.mode));
+  if (service && agent) files.push(rootFile(at(service.names.agent), service.assets.agent, service.mode));
+  files.push(rootFile(GUEST_PATHS.modulesLoad, 'modulesLoad', 0o644));
+  files.push(rootFile(GUEST_PATHS.firstBoot, 'firstBoot', 0o755));
+  if (service) files.push(rootFile(at(service.names.firstBoot), service.assets.firstBoot, service.mode));
+  files.push(rootFile(GUEST_PATHS.firstBootMarker, { content: Buffer.alloc(0) }, 0o644));
+  // Without systemd or OpenRC there is no glue we can install safely: the programs go in so a user can start them (see assets/README.md).
+  if (service) {
+    enable(service.enableDir, service.names.network, at(service.names.network));
+    if (agent) enable(service.enableDir, service.names.agent, at(service.names.agent));
+    enable(service.enableDir, service.names.firstBoot, at(service.names.firstBoot));
   }
   return [...files, ...links];
 }
