@@ -16,6 +16,8 @@ import { MediaType } from '../../src/oci/media-types.js';
 import { pushImage } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readExt4Tree } from '../helpers/ext4-read.js';
 
 const FIXTURES = process.env.ROOTFORGE_FIXTURE_DIR ?? '/var/tmp/rootforge-fixtures';
 const ROOTFS = join(FIXTURES, 'debian', 'rootfs');
@@ -82,9 +84,29 @@ describe('a built image boots', () => {
         symlinks: [{ path: '/etc/systemd/system/multi-user.target.wants/boot-test-recorder.service', target: '/etc/systemd/system/boot-test-recorder.service' }],
       }),
     );
-    const result = await build({ refs: [`${reg.host}/boot/debian:v1`], outDir: join(dir, 'out'), cacheDir: join(dir, 'cache'), injectFile: join(dir, 'inject.json'), headroomPercent: 30 });
+    const agent = join(dir, 'agent');
+    await writeFile(agent, '#!/bin/sh\nexec sleep infinity\n', { mode: 0o755 });
+    const result = await build({ refs: [`${reg.host}/boot/debian:v1`], outDir: join(dir, 'out'), cacheDir: join(dir, 'cache'), injectFile: join(dir, 'inject.json'), agentPath: agent, headroomPercent: 30 });
     expect(result.images[0]?.error).toBeUndefined();
     const image = result.images[0]?.output as string;
+
+    // Read back from the built Debian image: every guest path root-owned with its mode, links to the units, the agent byte for byte.
+    const tree = await readExt4Tree(image);
+    const modes: [string, number][] = [
+      ['usr/local/bin/rootforge-vsock-agent', 0o755],
+      ['usr/local/libexec/rootforge-network-bootstrap', 0o755],
+      ['usr/local/libexec/rootforge-first-boot', 0o755],
+      ['etc/systemd/system/rootforge-network.service', 0o644],
+      ['etc/systemd/system/rootforge-vsock-agent.service', 0o644],
+      ['etc/systemd/system/rootforge-first-boot.service', 0o644],
+      ['etc/modules-load.d/rootforge-vsock.conf', 0o644],
+      ['var/lib/rootforge/first-boot-pending', 0o644],
+    ];
+    for (const [path, mode] of modes) expect(tree.get(path), path).toMatchObject({ type: 'file', mode, uid: 0, gid: 0 });
+    for (const unit of ['rootforge-network.service', 'rootforge-vsock-agent.service', 'rootforge-first-boot.service']) {
+      expect(tree.get(`etc/systemd/system/multi-user.target.wants/${unit}`)).toMatchObject({ type: 'symlink', linkTarget: `/etc/systemd/system/${unit}`, uid: 0, gid: 0 });
+    }
+    expect(tree.get('usr/local/bin/rootforge-vsock-agent')?.sha256).toBe(createHash('sha256').update(await readFile(agent)).digest('hex'));
 
     const console = join(dir, 'console.log');
     const qemu = await execa(
