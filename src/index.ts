@@ -10,6 +10,7 @@ export { parseShard, type Shard } from './batch/shard.js';
 export type { Sidecar } from './batch/sidecar.js';
 export { RootforgeError, isRootforgeError, ERROR_HINTS, type ErrorCode, type ErrorInfo } from './errors.js';
 export { parseReference, formatReference, type ImageReference } from './registry/reference.js';
+export { parseLocation, type ImageLocation, type LocalTransport } from './local/transport.js';
 export { RegistryClient, type RegistryClientOptions } from './registry/client.js';
 export { OciLayout, REF_NAME_ANNOTATION } from './cache/layout.js';
 export { defaultCacheDir } from './cache/dirs.js';

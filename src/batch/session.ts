@@ -43,8 +43,9 @@ export class Session {
   readonly client: RegistryClient;
   private readonly pool: LayerPool;
   private readonly layers = new Map<string, Promise<LayerTaskResult>>();
-  /** Who follows each in-flight download: every image that shares the blob sees its bytes. */
+  /** Local layouts and archives opened this run. */
   private readonly locals = new Map<string, Promise<LocalImageSource>>();
+  /** Who follows each in-flight download: every image that shares the blob sees its bytes. */
   private readonly followers = new Map<string, Set<(bytes: number) => void>>();
 
   private constructor(readonly layout: OciLayout, readonly options: SessionOptions) {
