@@ -50,7 +50,7 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_USER_AGENT = 'rootforge';
 const MAX_REDIRECTS = 5;
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
-/** Reconnects that resumed with progress do not use up retries, but even those are bounded. */
+/** Dropped connections that made progress do not use up retries, but even those are bounded. */
 const MAX_FREE_RESUMES = 50;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const GENERIC_CONTENT_TYPES = new Set(['', 'application/json', 'text/plain', 'application/octet-stream']);
@@ -243,10 +243,11 @@ export class RegistryClient {
     const where = `blob ${descriptor.digest.slice(0, 19)} of ${ref.registry}/${ref.repository}`;
     let highWater = sink.written;
     let freeResumes = 0;
-    const consumesRetry = (): boolean => {
+    const consumesRetry = (error: RootforgeError): boolean => {
       const progressed = sink.written > highWater;
       highWater = Math.max(highWater, sink.written);
-      if (progressed && freeResumes < MAX_FREE_RESUMES) {
+      // A stall always counts: a registry that trickles then stops would otherwise stretch --timeout × 50.
+      if (progressed && error.code !== 'ERR_TIMEOUT' && freeResumes < MAX_FREE_RESUMES) {
         freeResumes++;
         return false;
       }

@@ -10,7 +10,7 @@ import { buildLayer, pushImage, type BuiltLayer } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { e2fsckClean, readExt4Tree } from '../helpers/ext4-read.js';
 
-const MAIN = join(import.meta.dirname, '../../dist/src/cli/main.js');
+import { CLI_MAIN as MAIN } from '../helpers/cli.js';
 let reg: TestRegistry;
 let dir: string;
 let base: BuiltLayer;

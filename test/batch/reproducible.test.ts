@@ -7,7 +7,7 @@ import type { Sidecar } from '../../src/batch/sidecar.js';
 import { buildLayer, pushImage, type TarEntrySpec } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
-const MAIN = join(import.meta.dirname, '../../dist/src/cli/main.js');
+import { CLI_MAIN as MAIN } from '../helpers/cli.js';
 const CAP = Buffer.from('0100000200040000000000000000000000000000', 'hex');
 const isRoot = process.getuid?.() === 0;
 

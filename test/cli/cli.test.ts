@@ -8,7 +8,7 @@ import { buildLayer, pushImage, type PushedImage } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { readExt4Tree } from '../helpers/ext4-read.js';
 
-const MAIN = join(import.meta.dirname, '../../dist/src/cli/main.js');
+import { CLI_MAIN as MAIN } from '../helpers/cli.js';
 let reg: TestRegistry;
 let dir: string;
 let image: PushedImage;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runChecks } from '../../src/cli/commands/doctor.js';
+import { CLI_MAIN } from '../helpers/cli.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -13,7 +14,7 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 
 describe('rootforge doctor', () => {
   it('passes on this machine and exits 0', async () => {
-    const run = await execa('node', [join(import.meta.dirname, '../../dist/src/cli/main.js'), 'doctor', '--cache-dir', join(dir, 'cache'), '--json'], { reject: false });
+    const run = await execa('node', [CLI_MAIN, 'doctor', '--cache-dir', join(dir, 'cache'), '--json'], { reject: false });
     expect(run.exitCode, run.stdout).toBe(0);
     const { checks } = JSON.parse(run.stdout) as { checks: { name: string; ok: boolean }[] };
     expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining(['node', 'mkfs.ext4', 'debugfs', 'cache']));
