@@ -44,6 +44,9 @@ export async function prepareLayer(task: LayerTask, opts: { signal?: AbortSignal
   const compression = layerCompression(descriptor.mediaType);
   if (!compression) throw new RootforgeError('ERR_UNSUPPORTED_MEDIA_TYPE', `layer media type ${descriptor.mediaType} is not supported`, { blob: descriptor.digest });
 
+  const ready = (await layout.hasBlob(descriptor.digest, descriptor.size)) && (await layout.blobSize(diffId)) !== undefined;
+  // Another process fetching the same blob into this cache is waited for, not raced.
+  const release = ready ? undefined : await layout.lockBlob(descriptor.digest, opts.signal);
   try {
     let started = performance.now();
     if (!(await layout.hasBlob(descriptor.digest, descriptor.size))) {
@@ -76,6 +79,8 @@ export async function prepareLayer(task: LayerTask, opts: { signal?: AbortSignal
     return result;
   } catch (error) {
     throw withContext(error, { blob: descriptor.digest });
+  } finally {
+    await release?.();
   }
 }
 

@@ -1,6 +1,5 @@
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
 import { RootforgeError } from '../errors.js';
 import { digestHex, isDigest, sha256Digest, sha256File, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
@@ -8,6 +7,7 @@ import type { Descriptor, ImageIndex } from '../oci/types.js';
 import { writeFileAtomic } from './atomic.js';
 import { BlobWriter, type ExpectedBlob } from './blob-writer.js';
 import { isStaleTemp } from './stale.js';
+import { acquireDirLock, removeIfAbandoned, type ReleaseLock } from './dir-lock.js';
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 const TEMP_DIR = '.rootforge-tmp';
@@ -35,6 +35,11 @@ export class OciLayout {
 
   get indexPath(): string {
     return join(this.root, 'index.json');
+  }
+
+  /** Taken while fetching and unpacking one blob, so processes sharing the cache fetch it once. */
+  lockBlob(digest: Digest, signal?: AbortSignal): Promise<ReleaseLock> {
+    return acquireDirLock(join(this.tempDir, `${digestHex(digest)}.lock`), signal ? { signal } : {});
   }
 
   blobPath(digest: Digest): string {
@@ -105,7 +110,7 @@ export class OciLayout {
   }
 
   async withIndexLock<T>(fn: () => Promise<T>): Promise<T> {
-    const release = await lockfile.lock(this.indexPath, { retries: { retries: 50, minTimeout: 20, maxTimeout: 500 }, stale: 30_000 });
+    const release = await acquireDirLock(`${this.indexPath}.lock`, { pollMs: 20 });
     try {
       return await fn();
     } finally {
@@ -138,6 +143,10 @@ export class OciLayout {
     const names = await readdir(this.tempDir).catch(() => [] as string[]);
     for (const name of names) {
       const path = join(this.tempDir, name);
+      if (name.endsWith('.lock')) {
+        if (await removeIfAbandoned(path)) removed.push(path);
+        continue;
+      }
       const s = await stat(path).catch(() => undefined);
       if (s && isStaleTemp(name, s.mtimeMs, now)) {
         await rm(path, { force: true, recursive: true });

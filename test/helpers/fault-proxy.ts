@@ -14,7 +14,9 @@ export type Fault =
   /** Send this many bytes of the real body, then stop sending without closing. */
   | { kind: 'stall'; afterBytes: number }
   /** Redirect to this URL. */
-  | { kind: 'redirect'; location: string };
+  | { kind: 'redirect'; location: string }
+  /** Wait this long, then pass the real answer through unaltered. */
+  | { kind: 'delay'; ms: number };
 
 export interface ProxiedRequest {
   method: string;
@@ -41,7 +43,14 @@ export async function startFaultProxy(targetUrl: string, rule: (req: ProxiedRequ
     const attempt = seen.filter((s) => s.method === method && s.path === path).length;
     const info: ProxiedRequest = { method, path, headers: req.headers, attempt };
     seen.push(info);
-    const fault = rule(info);
+    const chosen = rule(info);
+    if (chosen?.kind === 'delay') {
+      setTimeout(() => forward(req, res, path, method, undefined), chosen.ms);
+      return;
+    }
+    forward(req, res, path, method, chosen);
+  });
+  const forward = (req: IncomingMessage, res: ServerResponse, path: string, method: string, fault: Exclude<Fault, { kind: 'delay' }> | undefined): void => {
     if (fault?.kind === 'status') {
       res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers });
       res.end(fault.body ?? '{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}');
@@ -85,7 +94,7 @@ export async function startFaultProxy(targetUrl: string, rule: (req: ProxiedRequ
     );
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
-  });
+  };
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
