@@ -124,7 +124,9 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
     }
 
     const sourceDateEpoch = options.sourceDateEpoch ?? epochFromCreated(image.config.created);
-    workDir = await mkdtemp(join(options.workDir ?? tmpdir(), `rootforge-${process.pid}-${randomBytes(4).toString('hex')}-`));
+    const workRoot = options.workDir ?? tmpdir();
+    await mkdir(workRoot, { recursive: true });
+    workDir = await mkdtemp(join(workRoot, `rootforge-${process.pid}-${randomBytes(4).toString('hex')}-`));
     const layers = image.layers.map((l) => ({ path: session.layout.blobPath(l.diffId), diffId: l.diffId }));
     const built = await buildRootfs({
       layers,
