@@ -7,7 +7,7 @@ export const ERROR_HINTS = {
   ERR_INVALID_PLATFORM: 'Platforms look like linux/amd64 or linux/arm64/v8.',
   ERR_MANIFEST_UNKNOWN: 'Check the tag or digest exists in the repository (skopeo list-tags, crane ls).',
   ERR_MANIFEST_INVALID: 'The registry sent a manifest rootforge cannot parse; try another tag or report it to the image maintainer.',
-  ERR_MANIFEST_TOO_LARGE: 'Manifests are capped in size; a manifest this large is almost certainly hostile.',
+  ERR_MANIFEST_TOO_LARGE: 'Manifests and image configs are capped in size; one this large is almost certainly hostile.',
   ERR_TOO_MANY_LAYERS: 'Images with this many layers are refused; squash the image.',
   ERR_UNSUPPORTED_MEDIA_TYPE: 'rootforge reads OCI and Docker schema 2 images with gzip, zstd or uncompressed layers.',
   ERR_PLATFORM_NOT_FOUND: 'Pick one of the listed platforms with --platform.',

@@ -97,7 +97,14 @@ async function unpackLayer(layout: OciLayout, digest: Digest, compression: 'gzip
         },
       }),
       { signal },
-    );
+    ).catch((error: unknown) => {
+      if ((error as RootforgeError).code !== 'ERR_LIMIT_EXCEEDED') throw error;
+      throw new RootforgeError('ERR_LIMIT_EXCEEDED', `the layer expands past ${maxBytes} bytes: a decompression bomb, or an image larger than the limits allow`, {
+        blob: digest,
+        cause: error,
+        hint: 'Raise --max-layer-size or --max-expansion (0 turns the ratio check off), only for images you trust.',
+      });
+    });
     const size = writer.written;
     try {
       await writer.commit();

@@ -13,8 +13,7 @@ import type { EventListener, RunEvent, RunEventInput } from './events.js';
 import type { LayerTaskResult } from './layer-task.js';
 import { createLayerPool, defaultWorkerCount, type LayerPool } from './pool.js';
 import { resolveImage, type ResolvedImage } from './resolve.js';
-
-export const DEFAULT_MAX_LAYER_BYTES = 64 * 1024 ** 3;
+import { DEFAULT_EXPANSION_LIMITS, uncompressedLimit } from '../layer/expansion-limit.js';
 
 export interface SessionOptions {
   cacheDir?: string;
@@ -24,7 +23,10 @@ export interface SessionOptions {
   /** Per-request inactivity timeout in milliseconds. */
   timeoutMs?: number;
   workers?: number;
+  /** Most uncompressed bytes a layer may have (default 64 GiB). */
   maxLayerBytes?: number;
+  /** Most uncompressed bytes per compressed byte of a layer over 256 MiB (default 100; 0 = no ratio check). */
+  maxExpansion?: number;
   signal?: AbortSignal;
   onEvent?: EventListener;
   env?: NodeJS.ProcessEnv;
@@ -118,7 +120,10 @@ export class Session {
             descriptor,
             diffId,
             client: this.clientOptions,
-            maxUncompressedBytes: this.options.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES,
+            maxUncompressedBytes: uncompressedLimit(descriptor.size, {
+              maxLayerBytes: this.options.maxLayerBytes ?? DEFAULT_EXPANSION_LIMITS.maxLayerBytes,
+              maxExpansion: this.options.maxExpansion ?? DEFAULT_EXPANSION_LIMITS.maxExpansion,
+            }),
             ...(localBlob ? { localBlob } : {}),
           };
           const all = followers;

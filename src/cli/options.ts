@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { RootforgeError } from '../errors.js';
+import { parseSize } from '../ext4/size.js';
 import type { SessionOptions } from '../batch/session.js';
 import { readBatchFile } from '../batch/batch-file.js';
 import { planBatch } from '../batch/plan-batch.js';
@@ -17,6 +18,8 @@ export interface CommonFlags {
   file?: string;
   mirror: Record<string, string>;
   shard?: Shard;
+  maxLayerSize?: number;
+  maxExpansion?: number;
   json?: boolean;
   events?: boolean;
   quiet?: boolean;
@@ -26,6 +29,14 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
   return n;
+}
+
+export function sizeArg(value: string): number {
+  try {
+    return parseSize(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -45,6 +56,8 @@ export function addImageOptions(command: Command): Command {
     .option('--jobs <n>', 'images worked on at once', positiveInt)
     .option('--mirror <registry=host>', 'pull REGISTRY through a mirror (e.g. a Distribution pull-through cache); falls back to REGISTRY if the mirror fails (repeatable)', mirrorArg, {})
     .option('--shard <K/N>', 'work only on the K-th (0-based) of N round-robin slices of the batch, e.g. "$JOB_COMPLETION_INDEX/4"', shardArg)
+    .option('--max-layer-size <size>', 'refuse a layer that expands past this, e.g. 64G (default 64G)', sizeArg)
+    .option('--max-expansion <ratio>', 'refuse a layer over 256M that expands more than RATIO times its compressed size (default 100; 0: no ratio check)', positiveInt)
     .option('--json', 'print one JSON document with the results on stdout')
     .option('--events', 'print newline-delimited JSON events on stdout while the run goes, then a {"type":"summary"} line')
     .option('-q, --quiet', 'print nothing but errors');
@@ -87,6 +100,8 @@ export function sessionOptions(flags: CommonFlags, signal: AbortSignal): Session
     ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout * 1000 } : {}),
     ...(flags.workers ? { workers: flags.workers } : {}),
     ...(Object.keys(flags.mirror).length ? { mirrors: flags.mirror } : {}),
+    ...(flags.maxLayerSize !== undefined ? { maxLayerBytes: flags.maxLayerSize } : {}),
+    ...(flags.maxExpansion !== undefined ? { maxExpansion: flags.maxExpansion } : {}),
     signal,
   };
 }

@@ -105,7 +105,11 @@ function layerMediaType(format: ImageFormat, c: Compression): string {
 }
 
 export async function buildLayer(entries: TarEntrySpec[], opts: { compression?: Compression; format?: ImageFormat } = {}): Promise<BuiltLayer> {
-  const tar = await makeTar(entries);
+  return layerFromTar(await makeTar(entries), opts);
+}
+
+/** A layer of these exact tar bytes, however malformed: its diff_id matches them, so only the tar itself is wrong. */
+export async function layerFromTar(tar: Buffer, opts: { compression?: Compression; format?: ImageFormat } = {}): Promise<BuiltLayer> {
   const compression = opts.compression ?? 'gzip';
   const blob = await compress(tar, compression);
   return { blob, digest: sha256Digest(blob), diffId: sha256Digest(tar), mediaType: layerMediaType(opts.format ?? 'oci', compression), size: blob.byteLength };

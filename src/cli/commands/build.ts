@@ -1,7 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { build } from '../../batch/build.js';
-import { parseSize } from '../../ext4/size.js';
-import { addImageOptions, collectImages, sessionOptions, type CommonFlags } from '../options.js';
+import { addImageOptions, collectImages, sessionOptions, sizeArg, type CommonFlags } from '../options.js';
 import { createRenderer, exitCodeFor, printSummary } from '../output.js';
 import type { CommandContext } from '../context.js';
 
@@ -37,14 +36,6 @@ function ownerArg(value: string): { uid: number; gid: number } {
   const match = /^(\d+):(\d+)$/.exec(value);
   if (!match) throw new InvalidArgumentError('expected UID:GID, e.g. 1000:1000');
   return { uid: Number(match[1]), gid: Number(match[2]) };
-}
-
-function sizeArg(value: string): number {
-  try {
-    return parseSize(value);
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
 }
 
 function percentArg(value: string): number {
