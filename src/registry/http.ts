@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
 import { isAbortError, RootforgeError, type ErrorCode } from '../errors.js';
 import { parseRetryAfter } from './retry.js';
+import { redactSecrets } from './redact.js';
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
 const PERMANENT_NETWORK_CODES = new Set(['ENOTFOUND', 'UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'ERR_INVALID_URL']);
@@ -90,7 +91,7 @@ export async function readBodyPrefix(body: Readable, maxBytes: number): Promise<
 }
 
 function clean(text: string, max = 200): string {
-  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  const flat = redactSecrets(text.replace(/[\u0000-\u001f\u007f]+/g, ' ')).trim();
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
