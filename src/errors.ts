@@ -17,6 +17,7 @@ export const ERROR_HINTS = {
   ERR_DECOMPRESS: 'The layer could not be decompressed; it is truncated or corrupt.',
   ERR_CONFIG_INVALID: 'The image config blob is not valid JSON of an OCI image config.',
   ERR_UNAUTHORIZED: 'Log in with `docker login HOST` (rootforge reads ~/.docker/config.json or $DOCKER_CONFIG/config.json).',
+  ERR_CREDENTIAL_HELPER: 'A Docker credential helper named in the Docker config (credHelpers, credsStore) failed; install it on PATH or remove it from the config.',
   ERR_DENIED: 'The credentials were refused for this repository; check access rights.',
   ERR_NOT_FOUND: 'The registry has no such repository or blob.',
   ERR_REGISTRY: 'The registry answered with an error; retry later, or raise --retries.',

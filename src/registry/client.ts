@@ -26,7 +26,7 @@ export interface RegistryClientOptions {
   retryMaxMs?: number;
   /** Longest Retry-After honoured (default 60 s). */
   maxRetryAfterMs?: number;
-  /** Environment for DOCKER_CONFIG and HOME (default process.env). */
+  /** Environment for DOCKER_CONFIG, HOME and the PATH of credential helpers (default process.env). */
   env?: NodeJS.ProcessEnv;
   homedir?: string;
   userAgent?: string;
@@ -150,7 +150,7 @@ export class RegistryClient {
     const env = options.env ?? process.env;
     const home = options.homedir ?? (options.env ? undefined : osHomedir());
     this.auth = new Authenticator({
-      loadCredentials: (registry) => loadCredentials(registry, { env, ...(home !== undefined ? { homedir: home } : {}) }),
+      loadCredentials: (registry) => loadCredentials(registry, { env, helperTimeoutMs: this.timeoutMs, ...(home !== undefined ? { homedir: home } : {}) }),
       userAgent: this.userAgent,
       timeoutMs: this.timeoutMs,
       dispatcher: this.dispatcher,
