@@ -23,6 +23,7 @@ export const ERROR_HINTS = {
   ERR_REGISTRY: 'The registry answered with an error; retry later, or raise --retries.',
   ERR_TOO_MANY_REQUESTS: 'The registry is rate limiting; wait, log in, or use a mirror.',
   ERR_NETWORK: 'Check the network and the registry address; raise --retries or --timeout for flaky links.',
+  ERR_PROXY: 'Check HTTPS_PROXY, HTTP_PROXY and NO_PROXY: the proxy must be reachable and let rootforge through to the registry.',
   ERR_TIMEOUT: 'The registry stopped answering; raise --timeout if the link is slow.',
   ERR_REDIRECT_LOOP: 'The registry redirected too many times; report it to the registry operator.',
   ERR_INSECURE_REGISTRY: 'Plain HTTP is only used for loopback hosts or hosts named with --insecure-registry.',

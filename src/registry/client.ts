@@ -1,5 +1,5 @@
 import { homedir as osHomedir } from 'node:os';
-import { Agent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { asRootforgeError, RootforgeError, withContext } from '../errors.js';
 import type { BlobSink } from '../oci/blob-sink.js';
 import { sha256Digest, type Digest } from '../oci/digest.js';
@@ -8,6 +8,7 @@ import { isIndexMediaType, isManifestMediaType, MANIFEST_ACCEPT } from '../oci/m
 import type { Descriptor } from '../oci/types.js';
 import { Authenticator } from './auth.js';
 import { loadCredentials } from './docker-config.js';
+import { registryDispatcher } from './dispatcher.js';
 import { describeUrl, discardBody, headerValue, isLoopbackHost, readBodyCapped, readBodyPrefix, statusError, toNetworkError, Watchdog, type StatusErrorOptions } from './http.js';
 import { formatReference, manifestReference, type ImageReference } from './reference.js';
 import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from './retry.js';
@@ -26,7 +27,7 @@ export interface RegistryClientOptions {
   retryMaxMs?: number;
   /** Longest Retry-After honoured (default 60 s). */
   maxRetryAfterMs?: number;
-  /** Environment for DOCKER_CONFIG, HOME and the PATH of credential helpers (default process.env). */
+  /** Environment for DOCKER_CONFIG, HOME, HTTP(S)_PROXY, NO_PROXY and the PATH of credential helpers (default process.env). */
   env?: NodeJS.ProcessEnv;
   homedir?: string;
   userAgent?: string;
@@ -54,17 +55,6 @@ const MAX_ERROR_BODY_BYTES = 64 * 1024;
 const MAX_FREE_RESUMES = 50;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const GENERIC_CONTENT_TYPES = new Set(['', 'application/json', 'text/plain', 'application/octet-stream']);
-
-// One connection pool per connect timeout, shared by every client in the thread: clients are cheap and short-lived.
-const agents = new Map<number, Agent>();
-function agentFor(timeoutMs: number): Agent {
-  let agent = agents.get(timeoutMs);
-  if (!agent) {
-    agent = new Agent({ connect: { timeout: timeoutMs } });
-    agents.set(timeoutMs, agent);
-  }
-  return agent;
-}
 
 /** Blob in memory, for configs and other small blobs. */
 class MemorySink implements BlobSink {
@@ -133,7 +123,7 @@ export class RegistryClient {
   private readonly timeoutMs: number;
   private readonly policy: RetryPolicy;
   private readonly userAgent: string;
-  private readonly dispatcher: Agent;
+  private readonly dispatcher: Dispatcher;
   private readonly auth: Authenticator;
 
   constructor(options: RegistryClientOptions = {}) {
@@ -146,8 +136,8 @@ export class RegistryClient {
       maxRetryAfterMs: options.maxRetryAfterMs ?? DEFAULT_RETRY_POLICY.maxRetryAfterMs,
     };
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
-    this.dispatcher = agentFor(this.timeoutMs);
     const env = options.env ?? process.env;
+    this.dispatcher = registryDispatcher({ env, timeoutMs: this.timeoutMs });
     const home = options.homedir ?? (options.env ? undefined : osHomedir());
     this.auth = new Authenticator({
       loadCredentials: (registry) => loadCredentials(registry, { env, helperTimeoutMs: this.timeoutMs, ...(home !== undefined ? { homedir: home } : {}) }),

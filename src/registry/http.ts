@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
 import { isAbortError, RootforgeError, type ErrorCode } from '../errors.js';
+import { proxyRefusal } from './proxy.js';
 import { parseRetryAfter } from './retry.js';
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
@@ -37,6 +38,8 @@ export function toNetworkError(error: unknown, where: string, signal?: AbortSign
       hint: 'The registry certificate is not trusted; install its CA (NODE_EXTRA_CA_CERTS) or fix the certificate.',
     });
   }
+  const refused = proxyRefusal(error, where);
+  if (refused) return refused;
   if (code === 'UND_ERR_ABORTED') return new RootforgeError('ERR_ABORTED', 'interrupted', { cause: error });
   const temporary = !(code && PERMANENT_NETWORK_CODES.has(code));
   return new RootforgeError('ERR_NETWORK', `${where}: ${detail}`, { cause: error, temporary });
