@@ -9,7 +9,7 @@ import type { Descriptor } from '../oci/types.js';
 import { Authenticator } from './auth.js';
 import { loadCredentials } from './docker-config.js';
 import { registryDispatcher } from './dispatcher.js';
-import { describeUrl, discardBody, headerValue, isLoopbackHost, readBodyCapped, readBodyPrefix, statusError, toNetworkError, Watchdog, type StatusErrorOptions } from './http.js';
+import { describeUrl, discardBody, headerValue, isLoopbackHost, isPlainHttpServer, readBodyCapped, readBodyPrefix, statusError, toNetworkError, Watchdog, type StatusErrorOptions } from './http.js';
 import { formatReference, manifestReference, type ImageReference } from './reference.js';
 import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from './retry.js';
 
@@ -125,6 +125,8 @@ export class RegistryClient {
   private readonly userAgent: string;
   private readonly dispatcher: Dispatcher;
   private readonly auth: Authenticator;
+  /** Hosts that may use plain HTTP and answered a TLS handshake with something else. */
+  private readonly plainHttpHosts = new Set<string>();
 
   constructor(options: RegistryClientOptions = {}) {
     this.insecure = new Set((options.insecureRegistries ?? []).map((h) => h.trim().toLowerCase().replace(/^https?:\/\//, '').replace(/\/+$/, '')));
@@ -153,6 +155,7 @@ export class RegistryClient {
     return isLoopbackHost(url.hostname) || this.insecure.has(url.host.toLowerCase()) || this.insecure.has(url.hostname.toLowerCase());
   }
 
+  /** HTTPS, unless the host may use plain HTTP and was found not to speak TLS. */
   private baseUrl(ref: ImageReference): URL {
     let url: URL;
     try {
@@ -160,8 +163,11 @@ export class RegistryClient {
     } catch {
       throw new RootforgeError('ERR_INVALID_REFERENCE', `invalid registry host ${JSON.stringify(ref.apiHost)}`);
     }
-    const insecure = this.allowsHttp(url) || this.insecure.has(ref.registry.toLowerCase());
-    return insecure ? new URL(`http://${ref.apiHost}/`) : url;
+    return this.plainHttpHosts.has(url.host) ? new URL(`http://${ref.apiHost}/`) : url;
+  }
+
+  private mayUsePlainHttp(ref: ImageReference, url: URL): boolean {
+    return this.allowsHttp(url) || this.insecure.has(ref.registry.toLowerCase());
   }
 
   /** Fetches a manifest or index by digest (if the reference has one) or tag, verified and size-capped. */
@@ -305,9 +311,20 @@ export class RegistryClient {
     }
   }
 
-  /** One GET against the registry: answers an auth challenge once, follows redirects. */
-  private async fetch(ref: ImageReference, path: string, headers: Record<string, string>, dog: Watchdog): Promise<Exchange> {
+    private async fetch(ref: ImageReference, path: string, headers: Record<string, string>, dog: Watchdog): Promise<Exchange> {
     const base = this.baseUrl(ref);
+    try {
+      return await this.fetchFrom(base, ref, path, headers, dog);
+    } catch (error) {
+      // As Docker does: a host that may use plain HTTP is asked over HTTPS first, and over HTTP once it shows it does not speak TLS.
+      if (base.protocol !== 'https:' || !this.mayUsePlainHttp(ref, base) || !isPlainHttpServer(error)) throw error;
+      this.plainHttpHosts.add(base.host);
+      return this.fetchFrom(this.baseUrl(ref), ref, path, headers, dog);
+    }
+  }
+
+  /** One GET against the registry: answers an auth challenge once, follows redirects. */
+  private async fetchFrom(base: URL, ref: ImageReference, path: string, headers: Record<string, string>, dog: Watchdog): Promise<Exchange> {
     const url = new URL(path, base);
     const scope = `repository:${ref.repository}:pull`;
     let authorization = await this.auth.preemptive(ref, scope);

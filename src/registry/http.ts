@@ -18,6 +18,14 @@ function errorCode(error: unknown, depth = 0): string | undefined {
   return errorCode(e.cause, depth + 1);
 }
 
+const NOT_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST']);
+
+/** Whether a TLS handshake was answered in plain text: the server speaks HTTP, not HTTPS. */
+export function isPlainHttpServer(error: unknown): boolean {
+  const code = errorCode(error instanceof RootforgeError ? error.cause : error);
+  return code !== undefined && NOT_TLS_CODES.has(code);
+}
+
 /** Turns a transport failure into a RootforgeError; only network blips and timeouts are temporary. */
 export function toNetworkError(error: unknown, where: string, signal?: AbortSignal): RootforgeError {
   if (error instanceof RootforgeError) return error;
