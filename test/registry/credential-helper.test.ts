@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { warm } from '../../src/batch/warm.js';
 import { toErrorInfo } from '../../src/errors.js';
-import { sha256Digest } from '../../src/oci/digest.js';
 import { credentialsFromHelper } from '../../src/registry/credential-helper.js';
 import { credentialSource, helperServerUrl } from '../../src/registry/docker-config.js';
 import { RegistryClient } from '../../src/registry/client.js';
@@ -12,7 +11,7 @@ import { parseReference } from '../../src/registry/reference.js';
 import { ANSWERING_HELPER, installCredentialHelper } from '../helpers/credential-helper.js';
 import { buildLayer, pushImage, type PushedImage } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { RecordingSink } from './support.js';
+import { expectedDigests, pullDigests } from './support.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 const fast = { retries: 1, retryBaseMs: 10, timeoutMs: 5000 };
@@ -143,13 +142,7 @@ describe('pulling from a real registry with htpasswd auth through a credential h
   it('uses credHelpers[host] over a wrong auths entry, asking the helper once per run', async () => {
     const env = await helperEnv({ credHelpers: { [reg.host]: 'rftest' }, auths: wrongAuths() }, login());
     const client = new RegistryClient({ ...fast, env });
-    const ref = parseReference(`${reg.host}/private/app:v1`);
-    expect((await client.getManifest(ref)).digest).toBe(image.manifestDigest);
-    for (const layer of image.layers) {
-      const sink = new RecordingSink();
-      await client.downloadBlob(ref, { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, sink);
-      expect(sha256Digest(sink.bytes())).toBe(layer.digest);
-    }
+    expect(await pullDigests(client, parseReference(`${reg.host}/private/app:v1`), image)).toEqual(expectedDigests(image));
     expect(await questions(env)).toEqual([reg.host]);
   });
 

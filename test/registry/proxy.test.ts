@@ -4,14 +4,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { warm } from '../../src/batch/warm.js';
 import { toErrorInfo } from '../../src/errors.js';
-import { sha256Digest } from '../../src/oci/digest.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { proxySettings } from '../../src/registry/proxy.js';
 import { parseReference } from '../../src/registry/reference.js';
 import { startForwardProxy, type ForwardProxy } from '../helpers/forward-proxy.js';
 import { buildLayer, pushImage, type PushedImage } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { RecordingSink } from './support.js';
+import { expectedDigests, pullDigests } from './support.js';
 
 const fast = { retries: 1, retryBaseMs: 10, timeoutMs: 5000 };
 
@@ -50,15 +49,10 @@ describe('registry traffic through an HTTP forward proxy', () => {
   it('sends manifests and blobs through HTTP_PROXY, plain HTTP in absolute form, and the pull verifies', async () => {
     const before = proxy.seen.length;
     const client = new RegistryClient({ ...fast, env: { HTTP_PROXY: proxy.url } });
-    const ref = parseReference(`${reg.host}/px/app:v1`);
-    expect((await client.getManifest(ref)).digest).toBe(image.manifestDigest);
-    const layer = image.layers[0];
-    if (!layer) throw new Error('no layer');
-    const sink = new RecordingSink();
-    await client.downloadBlob(ref, { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, sink);
-    expect(sha256Digest(sink.bytes())).toBe(layer.digest);
+    expect(await pullDigests(client, parseReference(`${reg.host}/px/app:v1`), image)).toEqual(expectedDigests(image));
     // HTTPS first (a tunnel the plain registry answers in clear text), then plain HTTP in absolute form.
-    expect(proxied(before)).toEqual([`CONNECT ${reg.host}`, `GET ${reg.url}/v2/px/app/manifests/v1`, `GET ${reg.url}/v2/px/app/blobs/DIGEST`]);
+    const blobs = image.layers.map(() => `GET ${reg.url}/v2/px/app/blobs/DIGEST`);
+    expect(proxied(before)).toEqual([`CONNECT ${reg.host}`, `GET ${reg.url}/v2/px/app/manifests/v1`, ...blobs]);
   });
 
   it('sends the token endpoint through the proxy too', async () => {
