@@ -27,7 +27,9 @@ export interface RegistryClientOptions {
   retryMaxMs?: number;
   /** Longest Retry-After honoured (default 60 s). */
   maxRetryAfterMs?: number;
-  /** Environment for DOCKER_CONFIG, HOME, HTTP(S)_PROXY, NO_PROXY and the PATH of credential helpers (default process.env). */
+  /** PEM bundle of CA certificates trusted besides Node's roots (default: $SSL_CERT_FILE). */
+  caFile?: string;
+  /** Environment for DOCKER_CONFIG, HOME, HTTP(S)_PROXY, NO_PROXY, SSL_CERT_FILE and the PATH of credential helpers (default process.env). */
   env?: NodeJS.ProcessEnv;
   homedir?: string;
   userAgent?: string;
@@ -139,7 +141,7 @@ export class RegistryClient {
     };
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     const env = options.env ?? process.env;
-    this.dispatcher = registryDispatcher({ env, timeoutMs: this.timeoutMs });
+    this.dispatcher = registryDispatcher({ env, timeoutMs: this.timeoutMs, ...(options.caFile ? { caFile: options.caFile } : {}) });
     const home = options.homedir ?? (options.env ? undefined : osHomedir());
     this.auth = new Authenticator({
       loadCredentials: (registry) => loadCredentials(registry, { env, helperTimeoutMs: this.timeoutMs, ...(home !== undefined ? { homedir: home } : {}) }),

@@ -1,9 +1,12 @@
 import { EnvHttpProxyAgent, Pool, type buildConnector, type Dispatcher } from 'undici';
 import { proxySettings, proxyUnreachable } from './proxy.js';
+import { caBundle, trustContext } from './trust.js';
 
 export interface DispatcherOptions {
-  /** Where HTTP(S)_PROXY and NO_PROXY are read from; never process.env behind the caller's back. */
+  /** Where HTTP(S)_PROXY, NO_PROXY and SSL_CERT_FILE are read from; never process.env behind the caller's back. */
   env: NodeJS.ProcessEnv;
+  /** PEM CA bundle trusted besides Node's roots; overrides SSL_CERT_FILE. */
+  caFile?: string;
   /** Connect and TLS handshake limit, to the registry and to the proxy. */
   timeoutMs: number;
 }
@@ -27,14 +30,16 @@ function sameOrigin(a: string | URL, b: string): boolean {
 // One dispatcher per settings, shared by every client in the thread: clients are cheap and short-lived, connection pools are not.
 const dispatchers = new Map<string, Dispatcher>();
 
-/** The dispatcher every registry request goes through (manifests, blobs, token endpoints): proxies from `env`, connect timeout. */
-export function registryDispatcher({ env, timeoutMs }: DispatcherOptions): Dispatcher {
+/** The dispatcher every registry request goes through (manifests, blobs, token endpoints): proxies, trusted CAs, connect timeout. */
+export function registryDispatcher({ env, caFile, timeoutMs }: DispatcherOptions): Dispatcher {
   const proxies = proxySettings(env);
-  const key = JSON.stringify([timeoutMs, proxies]);
+  const bundle = caBundle(caFile, env);
+  const key = JSON.stringify([timeoutMs, proxies, bundle]);
   let dispatcher = dispatchers.get(key);
   if (dispatcher) return dispatcher;
   const proxyUrls = [proxies.httpProxy, proxies.httpsProxy].filter(Boolean);
-  const tls = { timeout: timeoutMs };
+  // The same trust for the registry, for a registry behind a CONNECT tunnel, and for an https:// proxy.
+  const tls = { timeout: timeoutMs, ...(bundle ? { secureContext: trustContext(bundle) } : {}) };
   dispatcher = new EnvHttpProxyAgent({
     // Given explicitly, even when empty, so undici never falls back to process.env.
     ...proxies,

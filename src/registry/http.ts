@@ -34,6 +34,9 @@ export function toNetworkError(error: unknown, where: string, signal?: AbortSign
     const reason: unknown = signal.reason;
     return reason instanceof RootforgeError ? reason : new RootforgeError('ERR_ABORTED', 'interrupted', { cause: reason ?? error });
   }
+  // undici reports a refused CONNECT as an abort; it is the proxy's answer, not the caller's.
+  const refused = proxyRefusal(error, where);
+  if (refused) return refused;
   if (isAbortError(error)) return new RootforgeError('ERR_ABORTED', 'interrupted', { cause: error });
   const code = errorCode(error);
   const detail = error instanceof Error && error.message ? error.message : (code ?? String(error));
@@ -43,11 +46,9 @@ export function toNetworkError(error: unknown, where: string, signal?: AbortSign
   if (code && TLS_CODE.test(code)) {
     return new RootforgeError('ERR_NETWORK', `${where}: TLS failure (${detail})`, {
       cause: error,
-      hint: 'The registry certificate is not trusted; install its CA (NODE_EXTRA_CA_CERTS) or fix the certificate.',
+      hint: 'The registry certificate is not trusted; pass its CA with --ca-file FILE or SSL_CERT_FILE (or NODE_EXTRA_CA_CERTS), or fix the certificate.',
     });
   }
-  const refused = proxyRefusal(error, where);
-  if (refused) return refused;
   if (code === 'UND_ERR_ABORTED') return new RootforgeError('ERR_ABORTED', 'interrupted', { cause: error });
   const temporary = !(code && PERMANENT_NETWORK_CODES.has(code));
   return new RootforgeError('ERR_NETWORK', `${where}: ${detail}`, { cause: error, temporary });
