@@ -40,7 +40,7 @@ export function addImageOptions(command: Command): Command {
     .option('-f, --file <list>', 'read references from a file, one per line (# starts a comment)')
     .option('--platform <os/arch[/variant]>', 'platform to pick from a multi-platform index (default: linux/amd64)')
     .option('--cache-dir <dir>', 'OCI layout cache (default: $ROOTFORGE_CACHE_DIR or $XDG_CACHE_HOME/rootforge/oci)')
-    .option('--insecure-registry <host>', 'allow plain HTTP to this registry host (repeatable); loopback hosts always may', collect, [])
+    .option('--insecure-registry <host>', 'allow plain HTTP to this registry host when it does not speak TLS (repeatable); loopback hosts always may', collect, [])
     .option('--ca-file <file>', 'PEM CA certificates to trust besides the built-in roots (default: $SSL_CERT_FILE)')
     .option('--retries <n>', 'retries per request on network errors, 5xx and 429', positiveInt, 4)
     .addOption(new Option('--timeout <seconds>', 'give up on a request that sends nothing for this long').argParser(positiveInt).default(60))
