@@ -38,6 +38,8 @@ export async function credentialsFromHelper(helper: string, serverUrl: string, o
     stripFinalNewline: true,
   });
   if (result.code === 'ENOENT') throw fail('is not on PATH');
+  // execvp says EACCES, not ENOENT, when the program is missing but a PATH directory is not searchable.
+  if (result.code === 'EACCES') throw fail('is not on PATH, or not executable (EACCES)');
   if (result.timedOut) throw fail(`did not answer within ${Math.round(opts.timeoutMs / 1000)} s`);
   if (result.exitCode !== 0) {
     if (NOT_FOUND.test(result.stdout) || NOT_FOUND.test(result.stderr)) return undefined;
