@@ -33,6 +33,18 @@ export interface LayerTaskResult {
   decompressSeconds: number;
 }
 
+// A pool's threads live for one run, so this keeps each registry's credential lookup (maybe a helper process) to once per thread and run.
+const clients = new Map<string, RegistryClient>();
+function clientFor(options: RegistryClientOptions): RegistryClient {
+  const key = JSON.stringify(options);
+  let client = clients.get(key);
+  if (!client) {
+    client = new RegistryClient(options);
+    clients.set(key, client);
+  }
+  return client;
+}
+
 /**
  * Makes one layer ready for builds: the compressed blob verified in the cache, and its
  * uncompressed tar verified against the diff_id and kept under blobs/sha256/<diff_id>.
@@ -58,7 +70,7 @@ export async function prepareLayer(task: LayerTask, opts: { signal?: AbortSignal
             opts.onProgress?.(writer.written);
           }
         } else {
-          await new RegistryClient(task.client).downloadBlob(task.ref, descriptor, writer, { signal: opts.signal, onProgress: opts.onProgress });
+          await clientFor(task.client).downloadBlob(task.ref, descriptor, writer, { signal: opts.signal, onProgress: opts.onProgress });
         }
         result.downloadedBytes = writer.written;
         await writer.commit();

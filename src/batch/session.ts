@@ -19,6 +19,8 @@ export interface SessionOptions {
   cacheDir?: string;
   platform?: string;
   insecureRegistries?: string[];
+  /** PEM bundle of CA certificates trusted besides Node's roots (default: $SSL_CERT_FILE). */
+  caFile?: string;
   retries?: number;
   /** Per-request inactivity timeout in milliseconds. */
   timeoutMs?: number;
@@ -56,6 +58,7 @@ export class Session {
       ...options.registry,
       ...(options.env ? { env: { ...options.env } } : {}),
       insecureRegistries: options.insecureRegistries ?? [],
+      ...(options.caFile ? { caFile: options.caFile } : {}),
       ...(options.retries !== undefined ? { retries: options.retries } : {}),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     };

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { RootforgeError } from '../errors.js';
 import { parseSize } from '../ext4/size.js';
@@ -11,6 +12,7 @@ export interface CommonFlags {
   cacheDir?: string;
   platform?: string;
   insecureRegistry: string[];
+  caFile?: string;
   retries?: number;
   timeout?: number;
   workers?: number;
@@ -49,7 +51,8 @@ export function addImageOptions(command: Command): Command {
     .option('-f, --file <list>', 'read references from a file, one per line (# starts a comment)')
     .option('--platform <os/arch[/variant]>', 'platform to pick from a multi-platform index (default: linux/amd64)')
     .option('--cache-dir <dir>', 'OCI layout cache (default: $ROOTFORGE_CACHE_DIR or $XDG_CACHE_HOME/rootforge/oci)')
-    .option('--insecure-registry <host>', 'allow plain HTTP to this registry host (repeatable); loopback hosts always may', collect, [])
+    .option('--insecure-registry <host>', 'allow plain HTTP to this registry host when it does not speak TLS (repeatable); loopback hosts always may', collect, [])
+    .option('--ca-file <file>', 'PEM CA certificates to trust besides the built-in roots (default: $SSL_CERT_FILE)')
     .option('--retries <n>', 'retries per request on network errors, 5xx and 429', positiveInt, 4)
     .addOption(new Option('--timeout <seconds>', 'give up on a request that sends nothing for this long').argParser(positiveInt).default(60))
     .option('--workers <n>', 'worker threads for download, hashing and decompression (default: core count)', positiveInt)
@@ -96,6 +99,7 @@ export function sessionOptions(flags: CommonFlags, signal: AbortSignal): Session
     ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
     ...(flags.platform ? { platform: flags.platform } : {}),
     insecureRegistries: flags.insecureRegistry,
+    ...(flags.caFile ? { caFile: resolve(flags.caFile) } : {}),
     ...(flags.retries !== undefined ? { retries: flags.retries } : {}),
     ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout * 1000 } : {}),
     ...(flags.workers ? { workers: flags.workers } : {}),

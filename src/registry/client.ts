@@ -1,5 +1,5 @@
 import { homedir as osHomedir } from 'node:os';
-import { Agent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { asRootforgeError, RootforgeError, withContext } from '../errors.js';
 import type { BlobSink } from '../oci/blob-sink.js';
 import { sha256Digest, type Digest } from '../oci/digest.js';
@@ -8,7 +8,8 @@ import { isIndexMediaType, isManifestMediaType, MANIFEST_ACCEPT } from '../oci/m
 import type { Descriptor } from '../oci/types.js';
 import { Authenticator } from './auth.js';
 import { loadCredentials } from './docker-config.js';
-import { describeUrl, discardBody, headerValue, isLoopbackHost, readBodyCapped, readBodyPrefix, statusError, toNetworkError, Watchdog, type StatusErrorOptions } from './http.js';
+import { registryDispatcher } from './dispatcher.js';
+import { describeUrl, discardBody, headerValue, isLoopbackHost, isPlainHttpServer, readBodyCapped, readBodyPrefix, statusError, toNetworkError, Watchdog, type StatusErrorOptions } from './http.js';
 import { formatReference, manifestReference, type ImageReference } from './reference.js';
 import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from './retry.js';
 
@@ -26,7 +27,9 @@ export interface RegistryClientOptions {
   retryMaxMs?: number;
   /** Longest Retry-After honoured (default 60 s). */
   maxRetryAfterMs?: number;
-  /** Environment for DOCKER_CONFIG and HOME (default process.env). */
+  /** PEM bundle of CA certificates trusted besides Node's roots (default: $SSL_CERT_FILE). */
+  caFile?: string;
+  /** Environment for DOCKER_CONFIG, HOME, HTTP(S)_PROXY, NO_PROXY, SSL_CERT_FILE and the PATH of credential helpers (default process.env). */
   env?: NodeJS.ProcessEnv;
   homedir?: string;
   userAgent?: string;
@@ -54,17 +57,6 @@ const MAX_ERROR_BODY_BYTES = 64 * 1024;
 const MAX_FREE_RESUMES = 50;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const GENERIC_CONTENT_TYPES = new Set(['', 'application/json', 'text/plain', 'application/octet-stream']);
-
-// One connection pool per connect timeout, shared by every client in the thread: clients are cheap and short-lived.
-const agents = new Map<number, Agent>();
-function agentFor(timeoutMs: number): Agent {
-  let agent = agents.get(timeoutMs);
-  if (!agent) {
-    agent = new Agent({ connect: { timeout: timeoutMs } });
-    agents.set(timeoutMs, agent);
-  }
-  return agent;
-}
 
 /** Blob in memory, for configs and other small blobs. */
 class MemorySink implements BlobSink {
@@ -133,8 +125,10 @@ export class RegistryClient {
   private readonly timeoutMs: number;
   private readonly policy: RetryPolicy;
   private readonly userAgent: string;
-  private readonly dispatcher: Agent;
+  private readonly dispatcher: Dispatcher;
   private readonly auth: Authenticator;
+  /** Hosts that may use plain HTTP and answered a TLS handshake with something else. */
+  private readonly plainHttpHosts = new Set<string>();
 
   constructor(options: RegistryClientOptions = {}) {
     this.insecure = new Set((options.insecureRegistries ?? []).map((h) => h.trim().toLowerCase().replace(/^https?:\/\//, '').replace(/\/+$/, '')));
@@ -146,11 +140,11 @@ export class RegistryClient {
       maxRetryAfterMs: options.maxRetryAfterMs ?? DEFAULT_RETRY_POLICY.maxRetryAfterMs,
     };
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
-    this.dispatcher = agentFor(this.timeoutMs);
     const env = options.env ?? process.env;
+    this.dispatcher = registryDispatcher({ env, timeoutMs: this.timeoutMs, ...(options.caFile ? { caFile: options.caFile } : {}) });
     const home = options.homedir ?? (options.env ? undefined : osHomedir());
     this.auth = new Authenticator({
-      loadCredentials: (registry) => loadCredentials(registry, { env, ...(home !== undefined ? { homedir: home } : {}) }),
+      loadCredentials: (registry) => loadCredentials(registry, { env, helperTimeoutMs: this.timeoutMs, ...(home !== undefined ? { homedir: home } : {}) }),
       userAgent: this.userAgent,
       timeoutMs: this.timeoutMs,
       dispatcher: this.dispatcher,
@@ -163,6 +157,7 @@ export class RegistryClient {
     return isLoopbackHost(url.hostname) || this.insecure.has(url.host.toLowerCase()) || this.insecure.has(url.hostname.toLowerCase());
   }
 
+  /** HTTPS, unless the host may use plain HTTP and was found not to speak TLS. */
   private baseUrl(ref: ImageReference): URL {
     let url: URL;
     try {
@@ -170,8 +165,11 @@ export class RegistryClient {
     } catch {
       throw new RootforgeError('ERR_INVALID_REFERENCE', `invalid registry host ${JSON.stringify(ref.apiHost)}`);
     }
-    const insecure = this.allowsHttp(url) || this.insecure.has(ref.registry.toLowerCase());
-    return insecure ? new URL(`http://${ref.apiHost}/`) : url;
+    return this.plainHttpHosts.has(url.host) ? new URL(`http://${ref.apiHost}/`) : url;
+  }
+
+  private mayUsePlainHttp(ref: ImageReference, url: URL): boolean {
+    return this.allowsHttp(url) || this.insecure.has(ref.registry.toLowerCase());
   }
 
   /** Fetches a manifest or index by digest (if the reference has one) or tag, verified and size-capped. */
@@ -316,9 +314,20 @@ export class RegistryClient {
     }
   }
 
-  /** One GET against the registry: answers an auth challenge once, follows redirects. */
-  private async fetch(ref: ImageReference, path: string, headers: Record<string, string>, dog: Watchdog): Promise<Exchange> {
+    private async fetch(ref: ImageReference, path: string, headers: Record<string, string>, dog: Watchdog): Promise<Exchange> {
     const base = this.baseUrl(ref);
+    try {
+      return await this.fetchFrom(base, ref, path, headers, dog);
+    } catch (error) {
+      // As Docker does: a host that may use plain HTTP is asked over HTTPS first, and over HTTP once it shows it does not speak TLS.
+      if (base.protocol !== 'https:' || !this.mayUsePlainHttp(ref, base) || !isPlainHttpServer(error)) throw error;
+      this.plainHttpHosts.add(base.host);
+      return this.fetchFrom(this.baseUrl(ref), ref, path, headers, dog);
+    }
+  }
+
+  /** One GET against the registry: answers an auth challenge once, follows redirects. */
+  private async fetchFrom(base: URL, ref: ImageReference, path: string, headers: Record<string, string>, dog: Watchdog): Promise<Exchange> {
     const url = new URL(path, base);
     const scope = `repository:${ref.repository}:pull`;
     let authorization = await this.auth.preemptive(ref, scope);

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RootforgeError } from '../errors.js';
+import { credentialsFromHelper } from './credential-helper.js';
 
 /** Credentials for one registry, as `docker login` stores them. Never log these. */
 export interface RegistryCredentials {
@@ -13,6 +14,8 @@ export interface RegistryCredentials {
 export interface DockerConfigLocation {
   env?: NodeJS.ProcessEnv;
   homedir?: string;
+  /** How long a credential helper may take to answer (default 30 s). */
+  helperTimeoutMs?: number;
 }
 
 interface AuthEntry {
@@ -23,6 +26,8 @@ interface AuthEntry {
 }
 
 const DOCKER_HUB_ALIASES = ['docker.io', 'index.docker.io', 'registry-1.docker.io'];
+const DOCKER_HUB_SERVER_URL = 'https://index.docker.io/v1/';
+const DEFAULT_HELPER_TIMEOUT_MS = 30_000;
 
 /** `$DOCKER_CONFIG/config.json`, else `<home>/.docker/config.json`; undefined when neither is known. */
 export function dockerConfigPath({ env = process.env, homedir }: DockerConfigLocation): string | undefined {
@@ -63,29 +68,49 @@ function decodeEntry(entry: AuthEntry): RegistryCredentials | undefined {
   return creds.username !== undefined || creds.identityToken !== undefined ? creds : undefined;
 }
 
-/** Finds the credentials for `registry` in a parsed config.json; exact keys win over equivalent spellings. */
-export function findCredentials(config: unknown, registry: string): RegistryCredentials | undefined {
-  const auths = (config as { auths?: unknown } | null | undefined)?.auths;
-  if (!auths || typeof auths !== 'object' || Array.isArray(auths)) return undefined;
-  const entries = Object.entries(auths as Record<string, unknown>).filter(
-    (e): e is [string, AuthEntry] => typeof e[1] === 'object' && e[1] !== null,
-  );
+/** The value under `registry`'s key in a config.json map (auths, credHelpers); exact keys win over equivalent spellings. */
+function findByHost<T>(map: unknown, registry: string, accept: (value: unknown) => T | undefined): T | undefined {
+  if (!map || typeof map !== 'object' || Array.isArray(map)) return undefined;
+  const entries = Object.entries(map as Record<string, unknown>);
   const aliases = hostAliases(registry);
-  const preferred = aliases.includes('docker.io') ? ['https://index.docker.io/v1/', ...aliases] : [registry];
+  const preferred = aliases.includes('docker.io') ? [DOCKER_HUB_SERVER_URL, ...aliases] : [registry];
   for (const key of preferred) {
     const hit = entries.find(([k]) => k === key);
-    const creds = hit && decodeEntry(hit[1]);
-    if (creds) return creds;
+    const value = hit && accept(hit[1]);
+    if (value !== undefined) return value;
   }
-  for (const [key, entry] of entries) {
+  for (const [key, raw] of entries) {
     if (!aliases.includes(keyHost(key))) continue;
-    const creds = decodeEntry(entry);
-    if (creds) return creds;
+    const value = accept(raw);
+    if (value !== undefined) return value;
   }
   return undefined;
 }
 
-/** Reads credentials for `registry` from the Docker config; a missing file means anonymous access. */
+/** Finds the credentials for `registry` in the `auths` of a parsed config.json. */
+export function findCredentials(config: unknown, registry: string): RegistryCredentials | undefined {
+  const auths = (config as { auths?: unknown } | null | undefined)?.auths;
+  return findByHost(auths, registry, (entry) => (typeof entry === 'object' && entry !== null ? decodeEntry(entry as AuthEntry) : undefined));
+}
+
+/** Where Docker takes a registry's login from: a credential helper, or the `auths` entry (maybe none). */
+export type CredentialSource = { helper: string } | { credentials: RegistryCredentials | undefined };
+
+/** Docker's precedence: `credHelpers[registry]`, then the default `credsStore`, then `auths`. */
+export function credentialSource(config: unknown, registry: string): CredentialSource {
+  const { credHelpers, credsStore } = (config ?? {}) as { credHelpers?: unknown; credsStore?: unknown };
+  const helper = findByHost(credHelpers, registry, (name) => (typeof name === 'string' && name !== '' ? name : undefined));
+  if (helper !== undefined) return { helper };
+  if (typeof credsStore === 'string' && credsStore !== '') return { helper: credsStore };
+  return { credentials: findCredentials(config, registry) };
+}
+
+/** The server URL a credential helper is asked about: Docker keeps Docker Hub under its legacy index URL. */
+export function helperServerUrl(registry: string): string {
+  return hostAliases(registry).includes('docker.io') ? DOCKER_HUB_SERVER_URL : registry;
+}
+
+/** Reads credentials for `registry` from the Docker config or the helper it names; a missing file means anonymous access. */
 export async function loadCredentials(registry: string, location: DockerConfigLocation = {}): Promise<RegistryCredentials | undefined> {
   const path = dockerConfigPath(location);
   if (!path) return undefined;
@@ -108,5 +133,10 @@ export async function loadCredentials(registry: string, location: DockerConfigLo
       hint: 'Fix the file (or run `docker login` again), or point $DOCKER_CONFIG at another directory.',
     });
   }
-  return findCredentials(config, registry);
+  const source = credentialSource(config, registry);
+  if (!('helper' in source)) return source.credentials;
+  return credentialsFromHelper(source.helper, helperServerUrl(registry), {
+    env: location.env ?? process.env,
+    timeoutMs: location.helperTimeoutMs ?? DEFAULT_HELPER_TIMEOUT_MS,
+  });
 }

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
 import { isAbortError, RootforgeError, type ErrorCode } from '../errors.js';
+import { proxyRefusal } from './proxy.js';
 import { parseRetryAfter } from './retry.js';
 import { redactSecrets } from './redact.js';
 
@@ -18,6 +19,14 @@ function errorCode(error: unknown, depth = 0): string | undefined {
   return errorCode(e.cause, depth + 1);
 }
 
+const NOT_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST']);
+
+/** Whether a TLS handshake was answered in plain text: the server speaks HTTP, not HTTPS. */
+export function isPlainHttpServer(error: unknown): boolean {
+  const code = errorCode(error instanceof RootforgeError ? error.cause : error);
+  return code !== undefined && NOT_TLS_CODES.has(code);
+}
+
 /** Turns a transport failure into a RootforgeError; only network blips and timeouts are temporary. */
 export function toNetworkError(error: unknown, where: string, signal?: AbortSignal): RootforgeError {
   if (error instanceof RootforgeError) return error;
@@ -26,6 +35,9 @@ export function toNetworkError(error: unknown, where: string, signal?: AbortSign
     const reason: unknown = signal.reason;
     return reason instanceof RootforgeError ? reason : new RootforgeError('ERR_ABORTED', 'interrupted', { cause: reason ?? error });
   }
+  // undici reports a refused CONNECT as an abort; it is the proxy's answer, not the caller's.
+  const refused = proxyRefusal(error, where);
+  if (refused) return refused;
   if (isAbortError(error)) return new RootforgeError('ERR_ABORTED', 'interrupted', { cause: error });
   const code = errorCode(error);
   const detail = error instanceof Error && error.message ? error.message : (code ?? String(error));
@@ -35,7 +47,7 @@ export function toNetworkError(error: unknown, where: string, signal?: AbortSign
   if (code && TLS_CODE.test(code)) {
     return new RootforgeError('ERR_NETWORK', `${where}: TLS failure (${detail})`, {
       cause: error,
-      hint: 'The registry certificate is not trusted; install its CA (NODE_EXTRA_CA_CERTS) or fix the certificate.',
+      hint: 'The registry certificate is not trusted; pass its CA with --ca-file FILE or SSL_CERT_FILE (or NODE_EXTRA_CA_CERTS), or fix the certificate.',
     });
   }
   if (code === 'UND_ERR_ABORTED') return new RootforgeError('ERR_ABORTED', 'interrupted', { cause: error });

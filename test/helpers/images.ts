@@ -133,7 +133,7 @@ async function pushRequest(reg: TestRegistry, repo: string, req: PushRequest, au
     const headers: Record<string, string> = { 'user-agent': 'rootforge-test-push', ...req.headers };
     const authorization = authCache.get(key);
     if (authorization) headers.authorization = authorization;
-    const res = await request(new URL(req.url, reg.url), { method: req.method, headers, body: req.body });
+    const res = await request(new URL(req.url, reg.url), { method: req.method, headers, body: req.body, dispatcher: reg.dispatcher });
     const body = Buffer.from(await res.body.arrayBuffer());
     if (res.statusCode !== 401 || challenged) return { status: res.statusCode, headers: res.headers, body };
     const header = res.headers['www-authenticate'];

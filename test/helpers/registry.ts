@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 
 export interface RegistryRequest {
   method: string;
@@ -43,6 +43,8 @@ export interface TestRegistry {
   settle(): Promise<RegistryRequest[]>;
   /** Waits until the access log has at least `count` entries. */
   waitForRequests(count: number, timeoutMs?: number): Promise<RegistryRequest[]>;
+  /** For a TLS registry: a dispatcher that trusts its CA, for pushes and probes. */
+  dispatcher?: Dispatcher;
 }
 
 export interface StartRegistryOptions {
@@ -51,6 +53,8 @@ export interface StartRegistryOptions {
   proxyRemoteUrl?: string;
   username?: string;
   password?: string;
+  /** Serve HTTPS with this certificate and key (PEM files); `ca` is the PEM file the harness trusts for its own requests. */
+  tls?: { certificate: string; key: string; ca: string };
 }
 
 const REGISTRY_BIN = process.env.ROOTFORGE_TEST_REGISTRY_BIN ?? '/usr/bin/docker-registry';
@@ -185,7 +189,7 @@ async function startTokenServer(dir: string, username: string, password: string)
 // Gorilla's combined log format, which Distribution writes to stdout for every request.
 const ACCESS_LINE = /^\S+ \S+ \S+ \[[^\]]*\] "(\S+) (\S+) [^"]*" (\d{3}) \S+ "(?:[^"\\]|\\.)*" "((?:[^"\\]|\\.)*)"/;
 
-function configYaml(dir: string, port: number, auth: string): string {
+function configYaml(dir: string, port: number, auth: string, tls: StartRegistryOptions['tls']): string {
   return [
     'version: 0.1',
     'log:',
@@ -202,6 +206,7 @@ function configYaml(dir: string, port: number, auth: string): string {
     'http:',
     `  addr: 127.0.0.1:${port}`,
     `  secret: ${randomBytes(16).toString('hex')}`,
+    ...(tls ? ['  tls:', `    certificate: ${tls.certificate}`, `    key: ${tls.key}`] : []),
     auth,
   ].join('\n');
 }
@@ -216,9 +221,9 @@ interface Launched {
 
 const MARKER = /[?&]rootforge-settle=([a-f0-9]+)/;
 
-async function launch(dir: string, port: number, auth: string): Promise<Launched> {
+async function launch(dir: string, port: number, auth: string, tls: StartRegistryOptions['tls']): Promise<Launched> {
   const configPath = join(dir, 'config.yml');
-  await writeFile(configPath, configYaml(dir, port, auth));
+  await writeFile(configPath, configYaml(dir, port, auth, tls));
   const child = spawn(REGISTRY_BIN, ['serve', configPath], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   child.once('exit', () => running.delete(child));
@@ -248,12 +253,12 @@ async function launch(dir: string, port: number, auth: string): Promise<Launched
   return { child, lines, markers, stderr: () => errText };
 }
 
-async function waitReady(launched: Launched, url: string, timeoutMs: number): Promise<'ready' | 'exited'> {
+async function waitReady(launched: Launched, url: string, timeoutMs: number, dispatcher: Dispatcher | undefined): Promise<'ready' | 'exited'> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (launched.child.exitCode !== null || launched.child.signalCode !== null) return 'exited';
     try {
-      const res = await request(`${url}/v2/`, { headers: { 'user-agent': PROBE_AGENT }, headersTimeout: 1000, bodyTimeout: 1000 });
+      const res = await request(`${url}/v2/`, { headers: { 'user-agent': PROBE_AGENT }, headersTimeout: 1000, bodyTimeout: 1000, dispatcher });
       await res.body.dump();
       if (res.statusCode === 200 || res.statusCode === 401) return 'ready';
     } catch {
@@ -297,12 +302,13 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       ].join('\n');
     }
 
+    const dispatcher = opts.tls ? new Agent({ connect: { ca: await readFile(opts.tls.ca, 'utf8') } }) : undefined;
     // The port is picked before the registry binds it; another process may win the race, so retry.
     for (let attempt = 0; ; attempt++) {
       const port = await freePort();
-      const url = `http://127.0.0.1:${port}`;
-      const launched = await launch(dir, port, authYaml);
-      const state = await waitReady(launched, url, 15_000);
+      const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+      const launched = await launch(dir, port, authYaml, opts.tls);
+      const state = await waitReady(launched, url, 15_000, dispatcher);
       if (state === 'ready') {
         const { child, lines, markers } = launched;
         const tokens = tokenServer;
@@ -312,12 +318,13 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
           url,
           auth: mode,
           ...(mode !== 'none' ? { credentials: { username, password } } : {}),
+          ...(dispatcher ? { dispatcher } : {}),
           requests: () => lines.slice(),
           tokenRequests: () => (tokens ? tokens.requests.slice() : []),
           async settle(): Promise<RegistryRequest[]> {
             const id = randomBytes(6).toString('hex');
             const seen = new Promise<void>((resolve) => markers.set(id, resolve));
-            const res = await request(`${url}/v2/?rootforge-settle=${id}`, { headers: { 'user-agent': PROBE_AGENT } });
+            const res = await request(`${url}/v2/?rootforge-settle=${id}`, { headers: { 'user-agent': PROBE_AGENT }, dispatcher });
             await res.body.dump();
             await Promise.race([seen, sleep(5000).then(() => Promise.reject(new Error('registry access log did not show the settle marker')))]);
             markers.delete(id);
@@ -332,6 +339,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
             if (stopped) return;
             stopped = true;
             await stopChild(child);
+            await dispatcher?.close();
             if (tokens) await new Promise<void>((resolve) => { tokens.server.closeAllConnections(); tokens.server.close(() => resolve()); });
             await rm(dir, { recursive: true, force: true });
           },

@@ -2,6 +2,10 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BlobSink } from '../../src/oci/blob-sink.js';
+import { sha256Digest, type Digest } from '../../src/oci/digest.js';
+import type { RegistryClient } from '../../src/registry/client.js';
+import type { ImageReference } from '../../src/registry/reference.js';
+import type { PushedImage } from '../helpers/images.js';
 
 /** Collects a blob in memory and counts resets, like the cache's BlobWriter would behave. */
 export class RecordingSink implements BlobSink {
@@ -67,4 +71,21 @@ export async function startFakeServer(handler: (req: IncomingMessage, res: Serve
         server.close(() => resolve());
       }),
   };
+}
+
+/** Pulls `image`'s manifest and every layer with `client`; returns what each hashed to, for the test to compare. */
+export async function pullDigests(client: RegistryClient, ref: ImageReference, image: PushedImage): Promise<{ manifest: Digest; layers: Digest[] }> {
+  const manifest = (await client.getManifest(ref)).digest;
+  const layers: Digest[] = [];
+  for (const layer of image.layers) {
+    const sink = new RecordingSink();
+    await client.downloadBlob(ref, { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, sink);
+    layers.push(sha256Digest(sink.bytes()));
+  }
+  return { manifest, layers };
+}
+
+/** What pullDigests returns when every byte arrived intact. */
+export function expectedDigests(image: PushedImage): { manifest: Digest; layers: Digest[] } {
+  return { manifest: image.manifestDigest, layers: image.layers.map((l) => l.digest) };
 }

@@ -1,0 +1,60 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import { RootforgeError } from '../errors.js';
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+export interface CaBundle {
+  path: string;
+  /** Set when the path came from the environment, so a stale variable is named in errors. */
+  fromEnv?: 'SSL_CERT_FILE';
+  /** NODE_EXTRA_CA_CERTS, which Node drops once a CA list is given, so it is added back. */
+  extraCaCerts?: string;
+}
+
+/** The CA bundle to trust besides Node's roots: `--ca-file`, else SSL_CERT_FILE; undefined when neither is set. */
+export function caBundle(caFile: string | undefined, env: NodeJS.ProcessEnv): CaBundle | undefined {
+  const extra = env.NODE_EXTRA_CA_CERTS ? { extraCaCerts: env.NODE_EXTRA_CA_CERTS } : {};
+  if (caFile) return { path: caFile, ...extra };
+  return env.SSL_CERT_FILE ? { path: env.SSL_CERT_FILE, fromEnv: 'SSL_CERT_FILE', ...extra } : undefined;
+}
+
+/** The PEM certificates of a bundle, each checked; a bundle that cannot be used fails before any request. */
+export function readCaBundle({ path, fromEnv }: CaBundle): string[] {
+  const fail = (why: string): RootforgeError =>
+    new RootforgeError('ERR_USAGE', `the CA bundle ${path}${fromEnv ? ` (from ${fromEnv})` : ''} ${why}`, {
+      hint: 'Point --ca-file (or SSL_CERT_FILE) at a readable file of PEM CA certificates.',
+    });
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw fail(`cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`);
+  }
+  const pems = text.match(PEM_CERTIFICATE) ?? [];
+  if (pems.length === 0) throw fail('holds no PEM certificate');
+  pems.forEach((pem, i) => {
+    try {
+      new X509Certificate(pem);
+    } catch {
+      throw fail(`has a certificate that cannot be parsed (number ${i + 1})`);
+    }
+  });
+  return pems;
+}
+
+/** The certificates of NODE_EXTRA_CA_CERTS; an unreadable file is skipped, as Node does. */
+function readExtraCaCerts(path: string | undefined): string[] {
+  if (!path) return [];
+  try {
+    return readFileSync(path, 'utf8').match(PEM_CERTIFICATE) ?? [];
+  } catch {
+    return [];
+  }
+}
+
+/** One TLS context trusting Node's roots, NODE_EXTRA_CA_CERTS and the bundle; built once, since parsing hundreds of CAs per connection is slow. */
+export function trustContext(bundle: CaBundle): SecureContext {
+  return createSecureContext({ ca: [...rootCertificates, ...readExtraCaCerts(bundle.extraCaCerts), ...readCaBundle(bundle)] });
+}
