@@ -2,7 +2,7 @@ import { RootforgeError } from '../errors.js';
 import type { OciLayout } from '../cache/layout.js';
 import { layerCompression } from '../oci/media-types.js';
 import { MAX_CONFIG_BYTES, parseImageConfig, parseManifest } from '../oci/manifest.js';
-import { formatPlatform, selectPlatform } from '../oci/platform.js';
+import { formatPlatform, offeredPlatforms, selectPlatform } from '../oci/platform.js';
 import type { Digest } from '../oci/digest.js';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../oci/types.js';
 import { formatReference, type ImageReference } from '../registry/reference.js';
@@ -23,6 +23,10 @@ export interface ResolvedImage {
   configDigest: Digest;
   config: ImageConfig;
   platform: string;
+  /** Platforms the index offers (attestations left out); undefined when the reference named a single manifest. */
+  platforms?: string[];
+  /** The chosen manifest as the registry sent it. */
+  manifestBytes: Buffer;
   layers: ResolvedLayer[];
   /** For images from a local layout or archive: blob digest -> file to copy from, instead of a registry. */
   localBlobs?: Record<string, string>;
@@ -43,13 +47,17 @@ export async function resolveImage(
   await layout.putBlob(top.digest, top.bytes);
   let parsed = parseManifest(top.bytes, top.mediaType);
   let manifestDescriptor: Descriptor = { mediaType: top.mediaType, digest: top.digest, size: top.bytes.byteLength };
+  let manifestBytes = top.bytes;
+  let platforms: string[] | undefined;
   if (parsed.kind === 'index') {
+    platforms = offeredPlatforms(parsed.index.manifests);
     const chosen = selectPlatform(parsed.index.manifests, platform);
     const child = await client.getManifest({ ...ref, digest: chosen.digest }, signal);
     if (child.bytes.byteLength !== chosen.size) {
       throw new RootforgeError('ERR_SIZE_MISMATCH', `manifest is ${child.bytes.byteLength} bytes, the index says ${chosen.size}`, { blob: chosen.digest });
     }
     await layout.putBlob(child.digest, child.bytes);
+    manifestBytes = child.bytes;
     parsed = parseManifest(child.bytes, child.mediaType);
     if (parsed.kind === 'index') throw new RootforgeError('ERR_MANIFEST_INVALID', 'an index entry points at another index', { blob: chosen.digest });
     manifestDescriptor = { mediaType: parsed.mediaType, digest: child.digest, size: child.bytes.byteLength, platform: chosen.platform };
@@ -86,6 +94,8 @@ export async function resolveImage(
     configDigest: manifest.config.digest,
     config,
     platform: formatPlatform({ os: config.os ?? platform.os, architecture: config.architecture ?? platform.architecture, ...(config.variant ? { variant: config.variant } : {}) }),
+    ...(platforms ? { platforms } : {}),
+    manifestBytes,
     layers: manifest.layers.map((descriptor, i) => ({ descriptor, diffId: diffIds[i] as Digest })),
   };
 }

@@ -45,19 +45,23 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-/** Options every image command takes; they follow the subcommand. */
-export function addImageOptions(command: Command): Command {
+/** How to reach registries and where the cache is: every command that resolves references takes these. */
+export function addRegistryOptions(command: Command): Command {
   return command
-    .option('-f, --file <list>', 'read references from a file, one per line (# starts a comment)')
     .option('--platform <os/arch[/variant]>', 'platform to pick from a multi-platform index (default: linux/amd64)')
     .option('--cache-dir <dir>', 'OCI layout cache (default: $ROOTFORGE_CACHE_DIR or $XDG_CACHE_HOME/rootforge/oci)')
     .option('--insecure-registry <host>', 'allow plain HTTP to this registry host when it does not speak TLS (repeatable); loopback hosts always may', collect, [])
     .option('--ca-file <file>', 'PEM CA certificates to trust besides the built-in roots (default: $SSL_CERT_FILE)')
     .option('--retries <n>', 'retries per request on network errors, 5xx and 429', positiveInt, 4)
     .addOption(new Option('--timeout <seconds>', 'give up on a request that sends nothing for this long').argParser(positiveInt).default(60))
+    .option('--mirror <registry=host>', 'pull REGISTRY through a mirror (e.g. a Distribution pull-through cache); falls back to REGISTRY if the mirror fails (repeatable)', mirrorArg, {});
+}
+
+/** Options every image command takes; they follow the subcommand. */
+export function addImageOptions(command: Command): Command {
+  return addRegistryOptions(command.option('-f, --file <list>', 'read references from a file, one per line (# starts a comment)'))
     .option('--workers <n>', 'worker threads for download, hashing and decompression (default: core count)', positiveInt)
     .option('--jobs <n>', 'images worked on at once', positiveInt)
-    .option('--mirror <registry=host>', 'pull REGISTRY through a mirror (e.g. a Distribution pull-through cache); falls back to REGISTRY if the mirror fails (repeatable)', mirrorArg, {})
     .option('--shard <K/N>', 'work only on the K-th (0-based) of N round-robin slices of the batch, e.g. "$JOB_COMPLETION_INDEX/4"', shardArg)
     .option('--max-layer-size <size>', 'refuse a layer that expands past this, e.g. 64G (default 64G)', sizeArg)
     .option('--max-expansion <ratio>', 'refuse a layer over 256M that expands more than RATIO times its compressed size (default 100; 0: no ratio check)', positiveInt)

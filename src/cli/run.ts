@@ -5,6 +5,7 @@ import { cacheCommand } from './commands/cache.js';
 import { buildCommand } from './commands/build.js';
 import { doctorCommand } from './commands/doctor.js';
 import { warmCommand } from './commands/warm.js';
+import { inspectCommand } from './commands/inspect.js';
 import type { CommandContext } from './context.js';
 import { consolePrinter } from './output.js';
 
@@ -19,6 +20,7 @@ export function createProgram(context: CommandContext): Command {
     .version(packageVersion());
   program.addCommand(warmCommand(context));
   program.addCommand(buildCommand(context));
+  program.addCommand(inspectCommand(context));
   program.addCommand(cacheCommand(context));
   program.addCommand(doctorCommand(context));
   configureAll(program, context);

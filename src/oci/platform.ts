@@ -36,11 +36,16 @@ function isAttestation(d: Descriptor): boolean {
 }
 
 /** Picks the manifest for `wanted` from an index; the error lists what the index offers. */
+/** The platforms an index offers, in its order, attestation manifests left out. */
+export function offeredPlatforms(manifests: Descriptor[]): string[] {
+  return [...new Set(manifests.filter((d) => d.platform && !isAttestation(d)).map((d) => formatPlatform(d.platform as Platform)))];
+}
+
 export function selectPlatform(manifests: Descriptor[], wanted: Platform): Descriptor {
   const candidates = manifests.filter((d) => d.platform && !isAttestation(d));
   const match = candidates.find((d) => d.platform && platformMatches(wanted, d.platform));
   if (match) return match;
-  const offered = [...new Set(candidates.map((d) => formatPlatform(d.platform as Platform)))];
+  const offered = offeredPlatforms(manifests);
   throw new RootforgeError(
     'ERR_PLATFORM_NOT_FOUND',
     `no manifest for ${formatPlatform(wanted)}; the index offers ${offered.length ? offered.join(', ') : 'no platforms'}`,
