@@ -41,8 +41,13 @@ export function sizeArg(value: string): number {
   }
 }
 
+/** Repeatable options also take a comma-separated list, which is how an environment variable holds several. */
+function listItems(value: string): string[] {
+  return value.split(',').map((item) => item.trim()).filter(Boolean);
+}
+
 function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+  return [...previous, ...listItems(value)];
 }
 
 /** How to reach registries and where the cache is: every command that resolves references takes these. */
@@ -84,9 +89,13 @@ export async function collectImages(args: string[], file: string | undefined): P
 }
 
 function mirrorArg(value: string, previous: Record<string, string>): Record<string, string> {
-  const match = /^([^=\s]+)=([^=\s]+)$/.exec(value);
-  if (!match) throw new InvalidArgumentError('expected REGISTRY=MIRROR, e.g. docker.io=mirror.local:5000');
-  return { ...previous, [match[1] as string]: match[2] as string };
+  const mirrors = { ...previous };
+  for (const item of listItems(value)) {
+    const match = /^([^=\s]+)=([^=\s]+)$/.exec(item);
+    if (!match) throw new InvalidArgumentError('expected REGISTRY=MIRROR, e.g. docker.io=mirror.local:5000');
+    mirrors[match[1] as string] = match[2] as string;
+  }
+  return mirrors;
 }
 
 function shardArg(value: string): Shard {

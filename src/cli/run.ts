@@ -7,6 +7,7 @@ import { doctorCommand } from './commands/doctor.js';
 import { warmCommand } from './commands/warm.js';
 import { inspectCommand } from './commands/inspect.js';
 import type { CommandContext } from './context.js';
+import { applyConfig, applyEnv, describeEnv, knownOptionNames, loadConfig, locateConfig, type ConfigFile } from './config-file.js';
 import { consolePrinter } from './output.js';
 
 export const EXIT_OK = 0;
@@ -32,7 +33,25 @@ function configureAll(command: Command, context: CommandContext): void {
   command.exitOverride();
   command.showHelpAfterError('(run with --help for usage)');
   command.configureOutput({ writeOut: (s) => context.printer.data(s), writeErr: (s) => context.printer.error(s.trimEnd()) });
+  if (command.commands.length === 0 && command.parent) {
+    command.option('--config <file>', 'read option defaults from this JSON file (default: $XDG_CONFIG_HOME/rootforge/config.json)');
+    describeEnv(command);
+  }
   for (const sub of command.commands) configureAll(sub, context);
+}
+
+/** Each subcommand gets the config file's values, then the environment's, just before it parses its flags, which win. */
+function useDefaults(program: Command, config: ConfigFile | undefined): void {
+  const known = knownOptionNames(program);
+  const hookAll = (command: Command): void => {
+    if (command.commands.length === 0) return;
+    command.hook('preSubcommand', (_parent, sub) => {
+      if (config) applyConfig(sub, config, known);
+      applyEnv(sub);
+    });
+    command.commands.forEach(hookAll);
+  };
+  hookAll(program);
 }
 
 /** Runs the CLI and returns its exit code; only the entry point below exits. */
@@ -49,7 +68,10 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    await createProgram(context).parseAsync(argv, { from: 'user' });
+    const program = createProgram(context);
+    const config = await loadConfig(locateConfig(argv, process.env));
+    useDefaults(program, config);
+    await program.parseAsync(argv, { from: 'user' });
     return interrupted ? EXIT_INTERRUPTED : context.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {

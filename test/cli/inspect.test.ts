@@ -70,7 +70,7 @@ describe('rootforge inspect', () => {
     const raw = await rootforge(['inspect', ref, '--cache-dir', cache, '--raw']);
     // execa drops the newline the CLI adds after a document that lacks one.
     expect(sha256Digest(raw.stdout)).toBe(amd.manifestDigest);
-    const config = await rootforge(['inspect', ref, '--cache-dir', cache, '--config']);
+    const config = await rootforge(['inspect', ref, '--cache-dir', cache, '--image-config']);
     expect(sha256Digest(config.stdout)).toBe(amd.configDigest);
   });
 

@@ -6,7 +6,7 @@ import type { CommandContext } from '../context.js';
 
 interface InspectFlags extends CommonFlags {
   raw?: boolean;
-  config?: boolean;
+  imageConfig?: boolean;
 }
 
 function describe(result: InspectResult): string {
@@ -40,11 +40,11 @@ export function inspectCommand(context: CommandContext): Command {
   )
     .option('--json', 'print the result as one JSON document')
     .option('--raw', 'print the manifest exactly as the registry sent it')
-    .option('--config', 'print the image config exactly as the registry sent it')
+    .option('--image-config', 'print the image config exactly as the registry sent it (skopeo inspect --config)')
     .action(async (ref: string, flags: InspectFlags) => {
       const { raw, ...result } = await inspect({ ...sessionOptions(flags, context.signal), ref });
       if (flags.raw) context.printer.data(raw.manifest.endsWith('\n') ? raw.manifest : `${raw.manifest}\n`);
-      else if (flags.config) context.printer.data(raw.config.endsWith('\n') ? raw.config : `${raw.config}\n`);
+      else if (flags.imageConfig) context.printer.data(raw.config.endsWith('\n') ? raw.config : `${raw.config}\n`);
       else if (flags.json) context.printer.data(JSON.stringify(result, null, 2) + '\n');
       else context.printer.data(describe({ ...result, raw }));
     });
