@@ -49,6 +49,8 @@ function paxInteger(records: PaxRecords | undefined, key: string, fallback: numb
 export function entryMeta(header: TarHeader, pax: PaxRecords | undefined): TarEntryMeta {
   const kind = KINDS[header.type ?? ''];
   if (!kind) throw new RootforgeError('ERR_BAD_LAYER', `unsupported tar entry type ${header.type ?? 'unknown (GNU sparse, volume label or vendor type)'}`);
+  // Old tars mark directories with typeflag NUL and a trailing slash; Docker reads that as a directory, tar-stream as a file.
+  if (header.type === 'file' && header.name.endsWith('/')) throw new RootforgeError('ERR_BAD_LAYER', 'regular file named with a trailing slash: tar readers disagree whether it is a directory');
   if (pax && [...pax.keys()].some((key) => key.startsWith('GNU.sparse.'))) {
     throw new RootforgeError('ERR_BAD_LAYER', 'GNU sparse files are not supported');
   }

@@ -373,6 +373,14 @@ describe('planRootfs: refusals and limits', () => {
     expect(err.message).toContain('"sparse"');
   });
 
+  it('refuses a regular file named with a trailing slash, which Docker reads as a directory when its typeflag is NUL', async () => {
+    for (const typeflag of ['\0', '0']) {
+      const err = await failure(planOf([[{ name: 'x/', content: 'not a directory', typeflag }]]));
+      expect(err.code).toBe('ERR_BAD_LAYER');
+      expect(err.message).toContain('trailing slash');
+    }
+  });
+
   it('refuses PAX-format sparse files', async () => {
     const err = await failure(planOf([[{ name: 'x', content: '', pax: { 'GNU.sparse.major': '1' } }]]));
     expect(err.code).toBe('ERR_BAD_LAYER');

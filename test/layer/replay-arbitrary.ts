@@ -54,7 +54,8 @@ type Draft = Omit<ModelInput, 'mtime'>;
 
 function entry(sentinels: SentinelTargets): fc.Arbitrary<Draft> {
   const file = fc.record({
-    name: leafName,
+    // Rarely a trailing slash, which old tars use to mean a directory.
+    name: fc.tuple(leafName, weighted(['', 40], ['/', 1])).map(([n, slash]) => n + slash),
     type: fc.constant('file' as const),
     content: weighted(['empty', 1], ['small', 4], ['blocks', 1]),
     mode: fileMode,
