@@ -36,23 +36,26 @@ function groupsOf<K>(pairs: Iterable<[K, string]>): string[][] {
 
 // ---- the model, projected onto what each output can carry ----
 
-export function modelView(model: ModelTree, pick: (path: string, e: ModelEntry) => View[string] | undefined): View {
+/** The model's entries as `pick` projects them (undefined leaves one out), with links among the kept paths. */
+function modelView(model: ModelTree, pick: (e: Omit<ModelEntry, 'links'>) => View[string] | undefined): View {
   const entries = new Map<string, View[string]>();
-  for (const [path, e] of model) {
-    const v = pick(path, e);
-    if (v) entries.set(path, v);
+  const inodes: Array<[string, string]> = [];
+  for (const [path, { links, ...e }] of model) {
+    const v = pick(e);
+    if (!v) continue;
+    entries.set(path, v);
+    inodes.push([links?.join('\0') ?? path, path]);
   }
-  const kept = [...model].filter(([path]) => entries.has(path));
-  return finish(entries, groupsOf(kept.map(([path, e]) => [e.links?.join('\0') ?? path, path])));
+  return finish(entries, groupsOf(inodes));
 }
 
 /** The plan carries sizes (0 for all but files), not contents. */
 export function modelPlanView(model: ModelTree): View {
-  return modelView(model, (_, { content, links: _links, ...rest }) => ({ ...rest, size: Buffer.byteLength(content ?? '') }));
+  return modelView(model, ({ content, ...rest }) => ({ ...rest, size: Buffer.byteLength(content ?? '') }));
 }
 
 export function modelTarView(model: ModelTree): View {
-  return modelView(model, (_, { links: _links, ...rest }) => rest);
+  return modelView(model, (e) => e);
 }
 
 /** Modes staging must use so the runner can read what mkfs reads, and no setuid file sits on the host. */
@@ -62,7 +65,7 @@ export function stagedMode(e: Pick<ModelEntry, 'type' | 'mode'>): number {
 
 /** Staging is written as the runner (no owners) and holds no fifos; symlink modes mean nothing on Linux. */
 export function modelStageView(model: ModelTree): View {
-  return modelView(model, (_, { type, mode, mtime, content, target }) => {
+  return modelView(model, ({ type, mode, mtime, content, target }) => {
     if (type === 'fifo') return undefined;
     const v: View[string] = { type, mtime };
     if (type !== 'symlink') v.mode = stagedMode({ type, mode });
@@ -155,7 +158,9 @@ export async function tarView(stream: Readable): Promise<View> {
       const target = out.get(h.linkname!);
       expect(target, `hardlink ${path} -> ${h.linkname} comes after its target`).toBeDefined();
       expect(heads.some(([p, head]) => p === h.linkname && head === p), `hardlink ${path} names the first path`).toBe(true);
-      Object.assign(v, { type: target!.type }, target!.content === undefined ? {} : { content: target!.content }, target!.target === undefined ? {} : { target: target!.target });
+      // The link shares its target's type and content; its own header must repeat the metadata (mke2fs applies it).
+      const { mode: _mode, uid: _uid, gid: _gid, mtime: _mtime, ...shared } = target!;
+      Object.assign(v, shared);
       heads.push([path, h.linkname!]);
     } else {
       if (h.type === 'file') v.content = Buffer.concat(chunks).toString();

@@ -19,7 +19,7 @@ import { modelPlanView, modelStageView, modelStats, modelTarView, planOrder, pla
 import { emptyDir, makeSentinelArea, snapshot, type SentinelArea } from './sentinels.js';
 
 const SOAK = process.env.ROOTFORGE_SOAK === '1';
-const RUNS = 500 * (SOAK ? 20 : 1);
+const RUNS = 300 * (SOAK ? 20 : 1);
 const replay = process.env.ROOTFORGE_SEED ? { seed: Number(process.env.ROOTFORGE_SEED), path: process.env.ROOTFORGE_PATH } : {};
 
 const tops: string[] = [];
