@@ -11,7 +11,8 @@
  *     then entry order, is the outcome.
  *  2. Whiteouts and opaque markers act on the tree as the lower layers left it, so none hides an entry of its
  *     own layer, whatever the entry order: `.wh.X` removes X and everything under it, the opaque marker
- *     everything under its directory. One that names a path through a symlink or a file removes nothing.
+ *     everything under its directory. One that names a path through a symlink or a file removes nothing,
+ *     and a marker's missing directory is not created (by design: Docker's appliers make it as a parent).
  *  3. The other entries apply in tar order. Missing parents become 0755 root:root directories with the mtime
  *     of the entry that needed them; a parent that is a symlink is ERR_UNSAFE_PATH, any other non-directory
  *     ERR_BAD_LAYER. A directory over a directory keeps its children; anything else replaces the old path
