@@ -25,6 +25,8 @@ const markerDir = weighted(['', 3], ['a/', 3], ['b/', 2], ['a/b/', 2], ['./a/', 
 const fileMode = weighted([0o644, 4], [0o755, 2], [0o600, 1], [0o000, 1], [0o444, 1], [0o4755, 1], [0o2711, 1]);
 const dirMode = weighted([0o755, 4], [0o700, 1], [0o555, 1], [0o1777, 1], [0o000, 1], [0o2775, 1]);
 /** 5000000 does not fit a ustar field: the tar carries it as a PAX record. */
+/** Rarely a link or fifo header claiming a block of data, which swallows the next header for some readers. */
+const headerSize = weighted<number | undefined>([undefined, 60], [512, 1]);
 const owner = weighted([0, 8], [1, 2], [1000, 4], [65534, 2], [5_000_000, 1]);
 const USTAR_MAX_ID = 0o7777777;
 
@@ -63,11 +65,11 @@ function entry(sentinels: SentinelTargets): fc.Arbitrary<Draft> {
     gid: owner,
   });
   const dir = fc.record({ name, type: fc.constant('directory' as const), mode: dirMode, uid: owner, gid: owner });
-  const symlink = fc.record({ name: leafName, type: fc.constant('symlink' as const), linkname: symlinkTarget(sentinels), mode: fc.constant(0o777), uid: owner, gid: owner });
+  const symlink = fc.record({ name: leafName, type: fc.constant('symlink' as const), linkname: symlinkTarget(sentinels), mode: fc.constant(0o777), uid: owner, gid: owner, headerSize });
   // Mostly a name an earlier entry used (resolved when the layers are numbered), else any name.
   const linkTarget = fc.oneof({ arbitrary: fc.nat().map((n) => `${EARLIER}${n}`), weight: 6 }, { arbitrary: name, weight: 1 });
-  const hardlink = fc.record({ name: leafName, type: fc.constant('link' as const), linkname: linkTarget, mode: fileMode, uid: owner, gid: owner });
-  const fifo = fc.record({ name: leafName, type: fc.constant('fifo' as const), mode: fileMode, uid: owner, gid: owner });
+  const hardlink = fc.record({ name: leafName, type: fc.constant('link' as const), linkname: linkTarget, mode: fileMode, uid: owner, gid: owner, headerSize });
+  const fifo = fc.record({ name: leafName, type: fc.constant('fifo' as const), mode: fileMode, uid: owner, gid: owner, headerSize });
   const victim = weighted(['a', 8], ['b', 6], ['c', 2], ['..', 1], ['.wh..opq', 6], ['.wh.plnk', 1]);
   const marker = fc.record({
     name: fc.tuple(markerDir, victim).map(([d, v]) => `${d}.wh.${v}`),
@@ -103,7 +105,7 @@ export function layerSequence(sentinels: SentinelTargets): fc.Arbitrary<ModelInp
         if (spec.linkname?.startsWith(EARLIER)) {
           const earlier = names[Number(spec.linkname.slice(EARLIER.length)) % names.length];
           // Nothing to link to yet: a file instead, or nearly every case would fail on its first hardlink.
-          if (earlier === undefined) Object.assign(spec, { type: 'file', linkname: undefined, content: 'small' });
+          if (earlier === undefined) Object.assign(spec, { type: 'file', linkname: undefined, headerSize: undefined, content: 'small' });
           else spec.linkname = earlier;
         }
         if (spec.type === 'file') spec.content = contentFor(String(spec.content), l, i);

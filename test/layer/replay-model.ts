@@ -6,9 +6,9 @@
  *  1. Read every entry: clean its name lexically ('' and '.' dropped, '..' pops; popping above the root is
  *     ERR_UNSAFE_PATH); a `.wh.`-name used as a directory is ERR_BAD_LAYER; `.wh...` is ERR_UNSAFE_PATH;
  *     `.wh..wh..opq` marks its directory opaque, other `.wh..wh.*` are AUFS bookkeeping and ignored;
- *     a hardlink target is cleaned the same way. A regular file named with a trailing '/' is ERR_BAD_LAYER
- *     (checked first: old tars mean a directory by it, and readers disagree). The first refusal, in layer
- *     then entry order, is the outcome.
+ *     a hardlink target is cleaned the same way. Checked before the name, because tar readers disagree on
+ *     them: a regular file named with a trailing '/', and a symlink, hardlink or fifo whose header claims
+ *     data, are ERR_BAD_LAYER. The first refusal, in layer then entry order, is the outcome.
  *  2. Whiteouts and opaque markers act on the tree as the lower layers left it, so none hides an entry of its
  *     own layer, whatever the entry order: `.wh.X` removes X and everything under it, the opaque marker
  *     everything under its directory. One that names a path through a symlink or a file removes nothing,
@@ -102,6 +102,7 @@ export function replayModel(layers: readonly ModelInput[][]): ModelResult {
 
     const read = (spec: ModelInput): Read => {
       if (spec.type === 'file' && spec.name.endsWith('/')) refuse('ERR_BAD_LAYER', `regular file ${spec.name} ends in a slash`);
+      if (spec.type !== 'file' && spec.type !== 'directory' && (spec.headerSize ?? 0) > 0) refuse('ERR_BAD_LAYER', `${spec.type} ${spec.name} claims data`);
       const path = clean(spec.name);
       if (path.slice(0, -1).some((c) => c.startsWith('.wh.'))) refuse('ERR_BAD_LAYER', `${spec.name} uses a whiteout as a directory`);
       const base = path.at(-1) ?? '';
