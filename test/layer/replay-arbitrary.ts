@@ -25,7 +25,7 @@ const markerDir = weighted(['', 3], ['a/', 3], ['b/', 2], ['a/b/', 2], ['./a/', 
 const fileMode = weighted([0o644, 4], [0o755, 2], [0o600, 1], [0o000, 1], [0o444, 1], [0o4755, 1], [0o2711, 1]);
 const dirMode = weighted([0o755, 4], [0o700, 1], [0o555, 1], [0o1777, 1], [0o000, 1], [0o2775, 1]);
 /** 5000000 does not fit a ustar field: the tar carries it as a PAX record. */
-/** Rarely a link or fifo header claiming a block of data, which swallows the next header for some readers. */
+/** Rarely a link, device or fifo header claiming a block of data, which swallows the next header for some readers. */
 const headerSize = weighted<number | undefined>([undefined, 60], [512, 1]);
 const owner = weighted([0, 8], [1, 2], [1000, 4], [65534, 2], [5_000_000, 1]);
 const USTAR_MAX_ID = 0o7777777;
@@ -70,6 +70,16 @@ function entry(sentinels: SentinelTargets): fc.Arbitrary<Draft> {
   const linkTarget = fc.oneof({ arbitrary: fc.nat().map((n) => `${EARLIER}${n}`), weight: 6 }, { arbitrary: name, weight: 1 });
   const hardlink = fc.record({ name: leafName, type: fc.constant('link' as const), linkname: linkTarget, mode: fileMode, uid: owner, gid: owner, headerSize });
   const fifo = fc.record({ name: leafName, type: fc.constant('fifo' as const), mode: fileMode, uid: owner, gid: owner, headerSize });
+  const device = fc.record({
+    name: leafName,
+    type: fc.constantFrom('character-device' as const, 'block-device' as const),
+    devmajor: fc.constantFrom(1, 8, 4095),
+    devminor: fc.constantFrom(0, 3, 255, 65535),
+    mode: fileMode,
+    uid: owner,
+    gid: owner,
+    headerSize,
+  });
   const victim = weighted(['a', 8], ['b', 6], ['c', 2], ['..', 1], ['.wh..opq', 6], ['.wh.plnk', 1]);
   const marker = fc.record({
     name: fc.tuple(markerDir, victim).map(([d, v]) => `${d}.wh.${v}`),
@@ -82,7 +92,8 @@ function entry(sentinels: SentinelTargets): fc.Arbitrary<Draft> {
     { arbitrary: symlink, weight: 20 },
     { arbitrary: hardlink, weight: 20 },
     { arbitrary: marker, weight: 20 },
-    { arbitrary: fifo, weight: 4 },
+    { arbitrary: fifo, weight: 3 },
+    { arbitrary: device, weight: 3 },
     { arbitrary: markerAsDir, weight: 1 },
   );
 }

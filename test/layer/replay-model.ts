@@ -7,8 +7,8 @@
  *     ERR_UNSAFE_PATH); a `.wh.`-name used as a directory is ERR_BAD_LAYER; `.wh...` is ERR_UNSAFE_PATH;
  *     `.wh..wh..opq` marks its directory opaque, other `.wh..wh.*` are AUFS bookkeeping and ignored;
  *     a hardlink target is cleaned the same way. Checked before the name, because tar readers disagree on
- *     them: a regular file named with a trailing '/', and a symlink, hardlink or fifo whose header claims
- *     data, are ERR_BAD_LAYER. The first refusal, in layer then entry order, is the outcome.
+ *     them: a regular file named with a trailing '/', and a symlink, hardlink, device or fifo whose header
+ *     claims data, are ERR_BAD_LAYER. The first refusal, in layer then entry order, is the outcome.
  *  2. Whiteouts and opaque markers act on the tree as the lower layers left it, so none hides an entry of its
  *     own layer, whatever the entry order: `.wh.X` removes X and everything under it, the opaque marker
  *     everything under its directory. One that names a path through a symlink or a file removes nothing,
@@ -24,7 +24,7 @@
  */
 import type { TarSpec } from '../helpers/tar.js';
 
-export type ModelType = 'file' | 'dir' | 'symlink' | 'fifo';
+export type ModelType = 'file' | 'dir' | 'symlink' | 'fifo' | 'char' | 'block';
 
 /** A layer entry as the property generates it: everything the model reads is explicit. */
 export type ModelInput = TarSpec & Required<Pick<TarSpec, 'type' | 'mode' | 'uid' | 'gid' | 'mtime'>>;
@@ -38,6 +38,8 @@ export interface ModelEntry {
   mtime: number;
   content?: string;
   target?: string;
+  devMajor?: number;
+  devMinor?: number;
   links?: string[];
 }
 
@@ -78,6 +80,8 @@ const key = (components: readonly string[]): string => components.join('/');
 function typeOf(spec: ModelInput): ModelType | 'hardlink' {
   if (spec.type === 'directory') return 'dir';
   if (spec.type === 'link') return 'hardlink';
+  if (spec.type === 'character-device') return 'char';
+  if (spec.type === 'block-device') return 'block';
   if (spec.type === 'symlink' || spec.type === 'fifo' || spec.type === 'file') return spec.type;
   throw new Error(`the model does not know tar type ${spec.type}`);
 }
@@ -179,6 +183,7 @@ export function replayModel(layers: readonly ModelInput[][]): ModelResult {
       const node: Node = { type: typeOf(spec) as ModelType, mode: spec.mode, uid: spec.uid, gid: spec.gid, mtime: spec.mtime };
       if (node.type === 'file') node.content = Buffer.from(spec.content ?? '').toString();
       if (node.type === 'symlink') node.target = spec.linkname;
+      if (node.type === 'char' || node.type === 'block') Object.assign(node, { devMajor: spec.devmajor ?? 0, devMinor: spec.devminor ?? 0 });
       put(r.path, node, spec.mtime);
     }
   }

@@ -22,6 +22,10 @@ export function planOrder(a: string, b: string): number {
   return x.length - y.length;
 }
 
+const isDevice = (type: string): boolean => type === 'char' || type === 'block';
+/** Devices and fifos are left to debugfs: staging lists them instead of creating them. */
+export const isSpecial = (type: string): boolean => type === 'fifo' || isDevice(type);
+
 /** Sorted by path, with `links` filled from groups of paths that share an inode. */
 function finish(entries: Map<string, View[string]>, groups: Iterable<string[]>): View {
   for (const group of groups) if (group.length > 1) for (const p of group) entries.get(p)!.links = [...group].sort();
@@ -63,10 +67,10 @@ export function stagedMode(e: Pick<ModelEntry, 'type' | 'mode'>): number {
   return e.type === 'dir' ? e.mode | 0o700 : (e.mode & ~0o6000) | 0o400;
 }
 
-/** Staging is written as the runner (no owners) and holds no fifos; symlink modes mean nothing on Linux. */
+/** Staging is written as the runner (no owners) and holds no devices or fifos; symlink modes mean nothing on Linux. */
 export function modelStageView(model: ModelTree): View {
   return modelView(model, ({ type, mode, mtime, content, target }) => {
-    if (type === 'fifo') return undefined;
+    if (isSpecial(type)) return undefined;
     const v: View[string] = { type, mtime };
     if (type !== 'symlink') v.mode = stagedMode({ type, mode });
     if (content !== undefined) v.content = content;
@@ -105,6 +109,7 @@ export function planView(plan: RootfsPlan): View {
   for (const e of entries) {
     const v: View[string] = { type: e.type as ModelEntry['type'], mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, size: e.size };
     if (e.linkTarget !== undefined) v.target = e.linkTarget;
+    if (isDevice(e.type)) Object.assign(v, { devMajor: e.devMajor, devMinor: e.devMinor });
     out.set(e.path, v);
     if (e.hardlinkTo === undefined) continue;
     expect(index.get(e.hardlinkTo)).toBeLessThan(index.get(e.path)!);
@@ -133,7 +138,7 @@ export async function stageView(root: string): Promise<View> {
   return finish(out, groupsOf(inodes));
 }
 
-const TAR_TYPES: Record<string, ModelEntry['type']> = { directory: 'dir', file: 'file', symlink: 'symlink', fifo: 'fifo' };
+const TAR_TYPES: Record<string, ModelEntry['type']> = { directory: 'dir', file: 'file', symlink: 'symlink', fifo: 'fifo', 'character-device': 'char', 'block-device': 'block' };
 
 /** The merged tar parsed back with tar-stream; checks every parent and hardlink target comes before the entries that need it. */
 export async function tarView(stream: Readable): Promise<View> {
@@ -165,6 +170,7 @@ export async function tarView(stream: Readable): Promise<View> {
     } else {
       if (h.type === 'file') v.content = Buffer.concat(chunks).toString();
       if (h.type === 'symlink') v.target = h.linkname!;
+      if (isDevice(v.type!)) Object.assign(v, { devMajor: h.devmajor, devMinor: h.devminor });
       if (h.type !== 'directory') heads.push([path, path]);
     }
     out.set(path, v);

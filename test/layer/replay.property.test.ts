@@ -15,7 +15,7 @@ import { materializeTree } from '../../src/layer/stage-dir.js';
 import { tempDir, writeLayers } from '../helpers/tar.js';
 import { layerSequence } from './replay-arbitrary.js';
 import { ModelRefusal, replayModel, type ModelInput, type ModelResult, type ModelTree } from './replay-model.js';
-import { modelPlanView, modelStageView, modelStats, modelTarView, planOrder, planView, stagedMode, stageView, tarView } from './replay-views.js';
+import { isSpecial, modelPlanView, modelStageView, modelStats, modelTarView, planOrder, planView, stagedMode, stageView, tarView } from './replay-views.js';
 import { emptyDir, makeSentinelArea, snapshot, type SentinelArea } from './sentinels.js';
 
 const SOAK = process.env.ROOTFORGE_SOAK === '1';
@@ -36,16 +36,15 @@ function predict(layers: ModelInput[][]): ModelResult | ModelRefusal {
   }
 }
 
-/** Devices and fifos are left to debugfs; staging lists them instead of creating them. */
 function expectedSpecial(model: ModelTree): string[] {
-  return [...model].filter(([, e]) => e.type === 'fifo').map(([p]) => p).sort(planOrder);
+  return [...model].filter(([, e]) => isSpecial(e.type)).map(([p]) => p).sort(planOrder);
 }
 
 /** Only the first path of each inode is chmodded, so only it is listed. */
 function expectedStagedModes(model: ModelTree): Map<string, number> {
   const out = new Map<string, number>();
   for (const [path, e] of [...model].sort(([a], [b]) => planOrder(a, b))) {
-    if (e.type === 'fifo' || e.type === 'symlink' || (e.links && [...e.links].sort(planOrder)[0] !== path)) continue;
+    if (isSpecial(e.type) || e.type === 'symlink' || (e.links && [...e.links].sort(planOrder)[0] !== path)) continue;
     if (stagedMode(e) !== e.mode) out.set(path, stagedMode(e));
   }
   return out;
