@@ -58,8 +58,8 @@ async function checkCase(layers: ModelInput[][], area: SentinelArea, layerDir: s
     (error: unknown) => ({ error }),
   );
   if (expected instanceof ModelRefusal) {
-    expect('error' in outcome, `model refuses: ${expected.message}`).toBe(true);
-    expect((outcome as { error: unknown }).error).toMatchObject({ code: expected.code, blob: sources[expected.layer]!.diffId });
+    if (!('error' in outcome)) expect.fail(`rootforge planned what the model refuses: ${expected.message}`);
+    expect(outcome.error).toMatchObject({ code: expected.code, blob: sources[expected.layer]!.diffId });
     return;
   }
   if ('error' in outcome) throw outcome.error;
