@@ -49,6 +49,10 @@ function paxInteger(records: PaxRecords | undefined, key: string, fallback: numb
 export function entryMeta(header: TarHeader, pax: PaxRecords | undefined): TarEntryMeta {
   const kind = KINDS[header.type ?? ''];
   if (!kind) throw new RootforgeError('ERR_BAD_LAYER', `unsupported tar entry type ${header.type ?? 'unknown (GNU sparse, volume label or vendor type)'}`);
+  // Old tars mark directories with typeflag NUL and a trailing slash; Docker reads that as a directory, tar-stream as a file.
+  if (header.type === 'file' && header.name.endsWith('/')) throw new RootforgeError('ERR_BAD_LAYER', 'regular file named with a trailing slash: tar readers disagree whether it is a directory');
+  // Go's archive/tar (Docker) reads the blocks after such a header as the next headers, tar-stream as its content: both cannot be right.
+  if (kind !== 'file' && kind !== 'dir' && (header.size ?? 0) > 0) throw new RootforgeError('ERR_BAD_LAYER', `${header.type} entry carries ${header.size} bytes of data`);
   if (pax && [...pax.keys()].some((key) => key.startsWith('GNU.sparse.'))) {
     throw new RootforgeError('ERR_BAD_LAYER', 'GNU sparse files are not supported');
   }

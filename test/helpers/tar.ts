@@ -25,6 +25,8 @@ export interface TarSpec {
   gnuLongNames?: boolean;
   /** Raw typeflag to force in the header (e.g. 'S' for GNU sparse). */
   typeflag?: string;
+  /** Size to force in the header of a symlink, link or other entry without content (the following blocks are left as they are). */
+  headerSize?: number;
 }
 
 export const MTIME = 1_700_000_000;
@@ -96,12 +98,13 @@ async function packOne(spec: TarSpec, name: string, linkname: string | undefined
   await collected;
   let out = Buffer.concat(chunks);
   out = out.subarray(0, out.length - 1024);
-  // tar-stream writes mode 0 as its default 0644 and knows no sparse typeflag, so patch the header afterwards.
-  if (spec.typeflag || spec.mode === 0) {
+  // tar-stream writes mode 0 as its default 0644, knows no sparse typeflag and sizes only files, so patch the header afterwards.
+  if (spec.typeflag || spec.mode === 0 || spec.headerSize !== undefined) {
     const last = out.length - 512 * (1 + Math.ceil((content?.length ?? 0) / 512));
     out = Buffer.from(out);
     if (spec.typeflag) out.write(spec.typeflag, last + 156, 'latin1');
     if (spec.mode === 0) out.write('0000000\0', last + 100, 'latin1');
+    if (spec.headerSize !== undefined) out.write(`${spec.headerSize.toString(8).padStart(11, '0')}\0`, last + 124, 'latin1');
     checksum(out.subarray(last, last + 512));
   }
   return out;

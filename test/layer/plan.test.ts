@@ -373,6 +373,27 @@ describe('planRootfs: refusals and limits', () => {
     expect(err.message).toContain('"sparse"');
   });
 
+  it('refuses a regular file named with a trailing slash, which Docker reads as a directory when its typeflag is NUL', async () => {
+    for (const typeflag of ['\0', '0']) {
+      const err = await failure(planOf([[{ name: 'x/', content: 'not a directory', typeflag }]]));
+      expect(err.code).toBe('ERR_BAD_LAYER');
+      expect(err.message).toContain('trailing slash');
+    }
+  });
+
+  it('refuses a symlink, hardlink or fifo whose header claims data: Go reads the next blocks as headers, tar-stream as content', async () => {
+    const hidden = { name: 'hidden', content: '' };
+    for (const entry of [
+      { name: 's', type: 'symlink' as const, linkname: 't', headerSize: 512 },
+      { name: 'l', type: 'link' as const, linkname: 'a', headerSize: 512 },
+      { name: 'p', type: 'fifo' as const, headerSize: 512 },
+    ]) {
+      const err = await failure(planOf([[{ name: 'a', content: 'x' }, entry, hidden, { name: 'after', content: '' }]]));
+      expect(err.code).toBe('ERR_BAD_LAYER');
+      expect(err.message).toContain('carries 512 bytes');
+    }
+  });
+
   it('refuses PAX-format sparse files', async () => {
     const err = await failure(planOf([[{ name: 'x', content: '', pax: { 'GNU.sparse.major': '1' } }]]));
     expect(err.code).toBe('ERR_BAD_LAYER');
