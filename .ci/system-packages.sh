@@ -25,7 +25,7 @@ fi
 
 apt-get update -qq
 apt-get install -y -qq -t "$codename-backports" e2fsprogs >/dev/null
-apt-get install -y -qq docker-registry zstd shellcheck skopeo umoci util-linux debootstrap python3 >/dev/null
+apt-get install -y -qq docker-registry zstd shellcheck skopeo umoci util-linux debootstrap python3 zsh fish >/dev/null
 # The boot test: QEMU, and Debian's cloud kernel with its initramfs.
 apt-get install -y -qq qemu-system-x86 linux-image-cloud-amd64 initramfs-tools >/dev/null
 mkfs.ext4 -V 2>&1 | sed -n 1p  # sed reads it all: head would SIGPIPE mkfs under pipefail

@@ -6,6 +6,7 @@ import { buildCommand } from './commands/build.js';
 import { doctorCommand } from './commands/doctor.js';
 import { warmCommand } from './commands/warm.js';
 import { inspectCommand } from './commands/inspect.js';
+import { completionCommand } from './commands/completion.js';
 import type { CommandContext } from './context.js';
 import { applyConfig, applyEnv, describeEnv, knownOptionNames, loadConfig, locateConfig, type ConfigFile } from './config-file.js';
 import { consolePrinter } from './output.js';
@@ -24,6 +25,7 @@ export function createProgram(context: CommandContext): Command {
   program.addCommand(inspectCommand(context));
   program.addCommand(cacheCommand(context));
   program.addCommand(doctorCommand(context));
+  program.addCommand(completionCommand(context));
   configureAll(program, context);
   return program;
 }

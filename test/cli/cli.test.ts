@@ -30,7 +30,7 @@ afterAll(async () => {
 
 describe('rootforge CLI', () => {
   it('answers --help with 0 on every command, and usage errors with 2', async () => {
-    for (const args of [['--help'], ['warm', '--help'], ['build', '--help'], ['cache', '--help'], ['cache', 'ls', '--help'], ['cache', 'verify', '--help'], ['cache', 'prune', '--help'], ['doctor', '--help']]) {
+    for (const args of [['--help'], ['warm', '--help'], ['build', '--help'], ['cache', '--help'], ['cache', 'ls', '--help'], ['cache', 'verify', '--help'], ['cache', 'prune', '--help'], ['doctor', '--help'], ['inspect', '--help'], ['completion', '--help']]) {
       const run = await rootforge(args);
       expect(run.exitCode, args.join(' ')).toBe(0);
       expect(run.stdout).toContain('Usage: rootforge');
