@@ -9,6 +9,7 @@ import { mkfsFromDir, mkfsFromTar } from '../ext4/mkfs.js';
 import { fixupOps, type FixupPlan } from '../ext4/fixup.js';
 import { buildDebugfsScript } from '../ext4/debugfs-script.js';
 import { runDebugfs } from '../ext4/debugfs.js';
+import { finishImage } from '../ext4/finish.js';
 import { writeValueFiles } from '../ext4/value-files.js';
 import type { E2fsTools } from '../ext4/tools.js';
 import type { DebugfsOp } from '../ext4/debugfs-ops.js';
@@ -92,7 +93,9 @@ export async function buildRootfs(job: RootfsJob): Promise<RootfsBuilt> {
   const newest = entries.reduce((max, e) => Math.max(max, e.mtime), 0);
   const sourceDateEpoch = job.identity.epochGiven ? job.identity.sourceDateEpoch : Math.max(job.identity.sourceDateEpoch, newest);
   const env = { SOURCE_DATE_EPOCH: String(sourceDateEpoch) };
-  const mkfsOptions = { signal, mkfs: tools.mkfs, uuid, hashSeed, env };
+  // Checksums and directory indexes are added after mkfs when tune2fs and e2fsck are there: mkfs -d fills a checksummed fs slowly.
+  const finish = tools.tune2fs && tools.e2fsck ? { tune2fs: tools.tune2fs, e2fsck: tools.e2fsck } : undefined;
+  const mkfsOptions = { signal, mkfs: tools.mkfs, uuid, hashSeed, env, deferChecksums: finish !== undefined };
   const staged = { modes: new Map<string, number>(), runnerUid: process.getuid?.() ?? 0, runnerGid: process.getgid?.() ?? 0, tempDir };
   let fixup: FixupPlan;
   if (job.populate === 'tar') {
@@ -110,5 +113,6 @@ export async function buildRootfs(job: RootfsJob): Promise<RootfsBuilt> {
   if (ops.length > 0) {
     await timed('debugfs', () => runDebugfs(job.imagePath, buildDebugfsScript(ops), { signal, debugfs: tools.debugfs, env }));
   }
+  if (finish) await timed('finish', () => finishImage(job.imagePath, { ...finish, sourceDateEpoch, ...(signal ? { signal } : {}) }));
   return { sizeBytes: size.bytes, entries: entries.length, init, injected, sourceDateEpoch };
 }

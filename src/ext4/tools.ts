@@ -15,6 +15,7 @@ export interface E2fsTools {
   mkfs: string;
   debugfs: string;
   e2fsck?: string;
+  tune2fs?: string;
   /** mkfs.ext4 fills the image from a tar on stdin (`-d -`): 1.47.1+, with libarchive loadable and C.UTF-8 usable. */
   tarStdin: boolean;
   /** Why tarStdin is false, for the error when tar is asked for. */
@@ -120,6 +121,7 @@ export async function detectE2fsprogs(signal?: AbortSignal, opts: { pathEnv?: st
   const mkfs = await requireTool(['mkfs.ext4', 'mke2fs'], dirs);
   const debugfs = await requireTool(['debugfs'], dirs);
   const e2fsck = await findTool(['e2fsck', 'fsck.ext4'], dirs);
+  const tune2fs = await findTool(['tune2fs'], dirs);
   // mke2fs -V prints its version on stderr and exits 0.
   const result = await execa(mkfs, ['-V'], { all: true, reject: false, env: e2fsEnv(), ...(signal ? { cancelSignal: signal } : {}) });
   if (result.isCanceled) throw new RootforgeError('ERR_ABORTED', 'interrupted while detecting e2fsprogs');
@@ -128,7 +130,7 @@ export async function detectE2fsprogs(signal?: AbortSignal, opts: { pathEnv?: st
   if (result.failed || !version) {
     throw toolError({ tool: `${mkfs} -V`, exitCode: result.exitCode, output, code: (result.cause as NodeJS.ErrnoException | undefined)?.code });
   }
-  const tools: E2fsTools = { version, mkfs, debugfs, tarStdin: false, ...(e2fsck ? { e2fsck } : {}) };
+  const tools: E2fsTools = { version, mkfs, debugfs, tarStdin: false, ...(e2fsck ? { e2fsck } : {}), ...(tune2fs ? { tune2fs } : {}) };
   if (compareVersions(version, TAR_STDIN_VERSION) < 0) {
     tools.tarProblem = `e2fsprogs ${version} is older than ${TAR_STDIN_VERSION}`;
     return tools;

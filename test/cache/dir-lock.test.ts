@@ -46,7 +46,7 @@ describe('acquireDirLock', () => {
     await fakeLock(path, await deadPid());
     const started = performance.now();
     const release = await acquireDirLock(path, { staleMs: 60_000 });
-    expect(performance.now() - started).toBeLessThan(1000);
+    expect(performance.now() - started, "not the 60 s stale wait").toBeLessThan(5000);
     await release();
   });
 
