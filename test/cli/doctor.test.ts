@@ -17,7 +17,8 @@ describe('rootforge doctor', () => {
     const run = await execa('node', [CLI_MAIN, 'doctor', '--cache-dir', join(dir, 'cache'), '--json'], { reject: false });
     expect(run.exitCode, run.stdout).toBe(0);
     const { checks } = JSON.parse(run.stdout) as { checks: { name: string; ok: boolean }[] };
-    expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining(['node', 'mkfs.ext4', 'debugfs', 'cache']));
+    expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining(['node', 'mkfs.ext4', 'debugfs', 'e2fsck', 'tune2fs', 'cache']));
+    expect(checks.every((c) => c.ok), 'e2fsck and tune2fs are found too').toBe(true);
   });
 
   it('names the packages to install when e2fsprogs is missing', async () => {

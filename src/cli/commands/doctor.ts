@@ -24,7 +24,8 @@ export async function runChecks(cacheDir: string, signal?: AbortSignal, toolDirs
     const tools = await detectE2fsprogs(signal, toolDirs ? { dirs: toolDirs } : {});
     checks.push({ name: 'mkfs.ext4', ok: true, required: true, detail: `${tools.mkfs} (e2fsprogs ${tools.version})` });
     checks.push({ name: 'debugfs', ok: true, required: true, detail: tools.debugfs });
-    checks.push({ name: 'e2fsck', ok: Boolean(tools.e2fsck), required: false, detail: tools.e2fsck ?? `not found; only needed to check images: ${E2FSPROGS}` });
+    checks.push({ name: 'e2fsck', ok: Boolean(tools.e2fsck), required: false, detail: tools.e2fsck ?? `not found; without it and tune2fs, mkfs checksums as it fills (slower) and directories get no index: ${E2FSPROGS}` });
+    checks.push({ name: 'tune2fs', ok: Boolean(tools.tune2fs), required: false, detail: tools.tune2fs ?? `not found; without it and e2fsck, mkfs checksums as it fills (slower) and directories get no index: ${E2FSPROGS}` });
     const populate = choosePopulate(undefined, tools);
     checks.push({
       name: 'tar populate (fast, reproducible)',
