@@ -4,7 +4,8 @@ import { OciLayout } from '../cache/layout.js';
 import { defaultCacheDir } from '../cache/dirs.js';
 import { tempOwnerPid } from '../cache/stale.js';
 import { DEFAULT_PLATFORM, parsePlatform } from '../oci/platform.js';
-import type { Platform } from '../oci/types.js';
+import type { Descriptor, Platform } from '../oci/types.js';
+import type { Digest } from '../oci/digest.js';
 import { RegistryClient, type RegistryClientOptions } from '../registry/client.js';
 import { formatReference, type ImageReference } from '../registry/reference.js';
 import { LocalImageSource } from '../local/local-source.js';
@@ -130,7 +131,8 @@ export class Session {
             ...(localBlob ? { localBlob } : {}),
           };
           const all = followers;
-          pending = this.pool.run(task, signal, (bytes) => all.forEach((f) => f(bytes)));
+          // A layer already in the cache needs no worker thread: starting one costs more than the check.
+          pending = this.cachedLayer(descriptor, diffId).then((hit) => hit ?? this.pool.run(task, signal, (bytes) => all.forEach((f) => f(bytes))));
           this.layers.set(key, pending);
         }
         try {
@@ -141,6 +143,13 @@ export class Session {
         }
       }),
     );
+  }
+
+  private async cachedLayer(descriptor: Descriptor, diffId: Digest): Promise<LayerTaskResult | undefined> {
+    if (!(await this.layout.hasBlob(descriptor.digest, descriptor.size))) return undefined;
+    const uncompressedBytes = await this.layout.blobSize(diffId);
+    if (uncompressedBytes === undefined) return undefined;
+    return { digest: descriptor.digest, diffId, downloadedBytes: 0, uncompressedBytes, downloadSeconds: 0, decompressSeconds: 0 };
   }
 
   /** Each local layout or archive is opened (an archive unpacked) once per run. */
