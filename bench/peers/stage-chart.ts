@@ -12,6 +12,7 @@ const COLORS: Record<string, string> = {
   'mkfs tail': '#59a14f',
   debugfs: '#e15759',
   write: '#b07aa1',
+  other: '#d3d3d3',
 };
 const OTHER = '#bab0ac';
 const ROW = 22;
@@ -49,7 +50,7 @@ export function stageChart(workloads: Record<string, WorkloadFigures>, caption: 
     top += p.height;
   }
   const stages = [...new Set(Object.values(workloads).flatMap((w) => Object.values(w.tools).flatMap((t) => Object.keys(t.stages))))];
-  const legend = stages.map((stage, i) => `<rect x="${i * 100}" y="${top + 4}" width="12" height="12" fill="${COLORS[stage] ?? OTHER}"/><text x="${i * 100 + 16}" y="${top + 14}">${escape(stage)}</text>`);
+  const legend = stages.map((stage, i) => `<rect x="${i * 84}" y="${top + 4}" width="12" height="12" fill="${COLORS[stage] ?? OTHER}"/><text x="${i * 84 + 16}" y="${top + 14}">${escape(stage)}</text>`);
   const height = top + 30;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">`,
