@@ -1,7 +1,7 @@
 // Builds benchmark inputs from files already on this machine, so benchmarks need no network.
 import { createReadStream } from 'node:fs';
 import { access, constants, lstat, readdir, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import { pack as tarPack } from 'tar-stream';
@@ -11,10 +11,17 @@ export interface CorpusLimits {
   maxEntries: number;
 }
 
+export interface CorpusOptions {
+  /** Keep the host's uid/gid instead of making everything root-owned (shadow, mail, … give real non-root owners). */
+  keepOwners?: boolean;
+}
+
 /** Walks `roots` in sorted order, collecting regular files, dirs and symlinks up to the limits. */
 async function collect(roots: string[], limits: CorpusLimits): Promise<string[]> {
   const picked: string[] = [];
   let bytes = 0;
+  // A root and its parents are directory entries too: mkfs.ext4 -d - does not create implicit directories.
+  const ancestors = new Set<string>();
   const walk = async (dir: string): Promise<void> => {
     let names: string[];
     try {
@@ -37,19 +44,24 @@ async function collect(roots: string[], limits: CorpusLimits): Promise<string[]>
       }
     }
   };
-  for (const root of roots) await walk(root);
-  return picked;
+  for (const root of roots) {
+    if (!(await lstat(root).catch(() => undefined))?.isDirectory()) continue;
+    for (let dir = root; dir !== '/' && !ancestors.has(dir); dir = dirname(dir)) ancestors.add(dir);
+    await walk(root);
+  }
+  return [...[...ancestors].sort().filter((dir) => !picked.includes(dir)), ...picked];
 }
 
 /** Writes an uncompressed layer tar of host files (paths made relative to /). */
-export async function writeCorpusTar(out: string, roots: string[], limits: CorpusLimits): Promise<{ entries: number }> {
+export async function writeCorpusTar(out: string, roots: string[], limits: CorpusLimits, options: CorpusOptions = {}): Promise<{ entries: number; paths: string[] }> {
   const paths = await collect(roots, limits);
   const pack = tarPack();
   const done = pipeline(pack, createWriteStream(out));
   for (const path of paths) {
     const s = await lstat(path);
     const name = path.replace(/^\/+/, '');
-    const common = { name, mode: s.mode & 0o7777, uid: 0, gid: 0, mtime: new Date(Math.floor(s.mtimeMs / 1000) * 1000) };
+    const owner = options.keepOwners ? { uid: s.uid, gid: s.gid } : { uid: 0, gid: 0 };
+    const common = { name, mode: s.mode & 0o7777, ...owner, mtime: new Date(Math.floor(s.mtimeMs / 1000) * 1000) };
     if (s.isDirectory()) pack.entry({ ...common, type: 'directory' });
     else if (s.isSymbolicLink()) pack.entry({ ...common, type: 'symlink', linkname: await readlink(path) });
     else {
@@ -61,7 +73,7 @@ export async function writeCorpusTar(out: string, roots: string[], limits: Corpu
   }
   pack.finalize();
   await done;
-  return { entries: paths.length };
+  return { entries: paths.length, paths };
 }
 
 export const DEBIAN_SIZED: CorpusLimits = { maxBytes: 120 * 1024 * 1024, maxEntries: 7000 };

@@ -20,7 +20,7 @@ export interface MkfsOptions extends MkfsIdentity {
 }
 
 /** Creates (or empties) the image as a sparse file of exactly size.bytes. */
-async function createSparse(image: string, bytes: number): Promise<void> {
+export async function createSparse(image: string, bytes: number): Promise<void> {
   const handle = await open(image, 'w');
   try {
     await handle.truncate(bytes);
