@@ -1,5 +1,4 @@
 import { createReadStream } from 'node:fs';
-import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RootforgeError, withContext } from '../errors.js';
 import { OciLayout } from '../cache/layout.js';
@@ -9,6 +8,7 @@ import type { Descriptor } from '../oci/types.js';
 import { RegistryClient, type RegistryClientOptions } from '../registry/client.js';
 import type { ImageReference } from '../registry/reference.js';
 import { decompressStream } from '../layer/decompress.js';
+import { StreamingUnpack, writableInto } from './streaming-unpack.js';
 
 /** Plain data, so it can cross into a worker thread. */
 export interface LayerTask {
@@ -61,27 +61,33 @@ export async function prepareLayer(task: LayerTask, opts: { signal?: AbortSignal
   const release = ready ? undefined : await layout.lockBlob(descriptor.digest, opts.signal);
   try {
     let started = performance.now();
+    let streamed: number | undefined;
     if (!(await layout.hasBlob(descriptor.digest, descriptor.size))) {
       const writer = await layout.createWriter({ digest: descriptor.digest, size: descriptor.size });
+      // Decompress while downloading when the uncompressed tar is wanted too: the two then overlap.
+      const unpack = compression !== 'none' && (await layout.blobSize(diffId)) === undefined ? await StreamingUnpack.start(layout, compression, diffId, task.maxUncompressedBytes) : undefined;
+      const sink = unpack ? unpack.tee(writer) : writer;
       try {
         if (task.localBlob) {
           for await (const chunk of createReadStream(task.localBlob, { highWaterMark: 1 << 20, ...(opts.signal ? { signal: opts.signal } : {}) })) {
-            await writer.write(chunk as Buffer);
-            opts.onProgress?.(writer.written);
+            await sink.write(chunk as Buffer);
+            opts.onProgress?.(sink.written);
           }
         } else {
-          await clientFor(task.client).downloadBlob(task.ref, descriptor, writer, { signal: opts.signal, onProgress: opts.onProgress });
+          await clientFor(task.client).downloadBlob(task.ref, descriptor, sink, { signal: opts.signal, onProgress: opts.onProgress });
         }
         result.downloadedBytes = writer.written;
         await writer.commit();
+        streamed = await unpack?.finish();
       } finally {
+        await unpack?.abandon();
         await writer.abort();
       }
     }
     result.downloadSeconds = (performance.now() - started) / 1000;
 
     started = performance.now();
-    const existing = await layout.blobSize(diffId);
+    const existing = streamed ?? (await layout.blobSize(diffId));
     if (existing !== undefined) {
       result.uncompressedBytes = existing;
     } else {
@@ -102,12 +108,7 @@ async function unpackLayer(layout: OciLayout, digest: Digest, compression: 'gzip
     await pipeline(
       createReadStream(layout.blobPath(digest), { highWaterMark: 1 << 20 }),
       decompressStream(compression),
-      new Writable({
-        highWaterMark: 1 << 20,
-        write(chunk: Buffer, _encoding, callback) {
-          writer.write(chunk).then(() => callback(), callback);
-        },
-      }),
+      writableInto(writer),
       { signal },
     ).catch((error: unknown) => {
       if ((error as RootforgeError).code !== 'ERR_LIMIT_EXCEEDED') throw error;

@@ -72,6 +72,7 @@ describe('transient faults are survived, and every blob is verified', () => {
   const transient: Array<[string, (req: ProxiedRequest) => Fault | undefined]> = [
     ['a connection reset halfway through the blob', (r) => (isLayerBlob(r) && r.attempt === 0 ? { kind: 'reset', afterBytes: layer.size / 2 } : undefined)],
     ['a reset on every response, each after some progress', (r) => (isLayerBlob(r) && r.attempt < 4 ? { kind: 'reset', afterBytes: 60_000 } : undefined)],
+    ['a reset, then a Range request answered with the whole blob', (r) => (isLayerBlob(r) ? (r.attempt === 0 ? { kind: 'reset', afterBytes: layer.size / 2 } : r.attempt === 1 ? { kind: 'ignoreRange' } : undefined) : undefined)],
     ['500 on the blob', (r) => (isLayerBlob(r) && r.attempt === 0 ? { kind: 'status', status: 500 } : undefined)],
     ['502 on the manifest', (r) => (isManifest(r) && r.attempt === 0 ? { kind: 'status', status: 502 } : undefined)],
     ['503 twice on the blob', (r) => (isLayerBlob(r) && r.attempt < 2 ? { kind: 'status', status: 503 } : undefined)],

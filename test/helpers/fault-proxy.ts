@@ -16,7 +16,9 @@ export type Fault =
   /** Redirect to this URL. */
   | { kind: 'redirect'; location: string }
   /** Wait this long, then pass the real answer through unaltered. */
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /** Drop the request's Range header, so the registry answers 200 with the whole blob. */
+  | { kind: 'ignoreRange' };
 
 export interface ProxiedRequest {
   method: string;
@@ -61,10 +63,12 @@ export async function startFaultProxy(targetUrl: string, rule: (req: ProxiedRequ
       res.end();
       return;
     }
+    const headers = { ...req.headers, host: target.host };
+    if (fault?.kind === 'ignoreRange') delete headers.range;
     const upstream = httpRequest(
-      { host: target.hostname, port: target.port, method, path, headers: { ...req.headers, host: target.host } },
+      { host: target.hostname, port: target.port, method, path, headers },
       (up) => {
-        if (!fault) {
+        if (!fault || fault.kind === 'ignoreRange') {
           res.writeHead(up.statusCode ?? 502, up.headers);
           up.pipe(res);
           return;

@@ -1,0 +1,100 @@
+import { once } from 'node:events';
+import { Writable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { RootforgeError } from '../errors.js';
+import type { BlobWriter } from '../cache/blob-writer.js';
+import type { OciLayout } from '../cache/layout.js';
+import type { Digest } from '../oci/digest.js';
+import type { BlobSink } from '../oci/blob-sink.js';
+import { decompressStream, type Compression } from '../layer/decompress.js';
+
+/** A stream that writes into a blob writer, with backpressure. */
+export function writableInto(writer: BlobWriter): Writable {
+  return new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _encoding, callback) {
+      writer.write(chunk).then(() => callback(), callback);
+    },
+  });
+}
+
+/**
+ * Decompresses a layer while it downloads, into the blob named by its diff_id, so the two overlap.
+ * Anything unusual (a download that starts over, a decompression error, a limit) abandons it quietly:
+ * the sequential unpack then runs after the download and reports what is wrong.
+ */
+export class StreamingUnpack {
+  private abandoned = false;
+
+  private constructor(
+    private readonly writer: BlobWriter,
+    private readonly transform: Transform,
+    private readonly drained: Promise<void>,
+  ) {}
+
+  static async start(layout: OciLayout, compression: Exclude<Compression, 'none'>, diffId: Digest, maxBytes: number): Promise<StreamingUnpack> {
+    const writer = await layout.createWriter({ digest: diffId, maxBytes });
+    const transform = decompressStream(compression);
+    const output = writableInto(writer);
+    let unpack: StreamingUnpack | undefined;
+    const drained = pipeline(transform, output).catch(() => unpack?.abandon());
+    unpack = new StreamingUnpack(writer, transform, drained);
+    return unpack;
+  }
+
+  /** A sink that writes the download to `blob` and feeds each chunk to the decompressor too. */
+  tee(blob: BlobWriter): BlobSink {
+    return {
+      get written() {
+        return blob.written;
+      },
+      write: async (chunk) => {
+        await blob.write(chunk);
+        await this.feed(chunk);
+      },
+      reset: async () => {
+        await this.abandon();
+        await blob.reset();
+      },
+    };
+  }
+
+  /** Never throws: a failing decompressor must not fail the download, only the streaming attempt. */
+  private async feed(chunk: Uint8Array): Promise<void> {
+    if (this.abandoned) return;
+    try {
+      if (!this.transform.write(chunk)) await Promise.race([once(this.transform, 'drain'), this.drained]);
+    } catch {
+      await this.abandon();
+    }
+  }
+
+  /** Stops decompressing and removes the temp file; harmless after finish(). */
+  async abandon(): Promise<void> {
+    this.abandoned = true;
+    this.transform.destroy();
+    await this.writer.abort();
+  }
+
+  /** After the compressed blob was verified: publishes the uncompressed tar and returns its size, or undefined if abandoned. */
+  async finish(): Promise<number | undefined> {
+    if (!this.abandoned) {
+      this.transform.end();
+      await this.drained;
+    }
+    if (this.abandoned) {
+      await this.writer.abort();
+      return undefined;
+    }
+    const size = this.writer.written;
+    try {
+      await this.writer.commit();
+    } catch (error) {
+      if ((error as RootforgeError).code === 'ERR_DIGEST_MISMATCH') {
+        throw new RootforgeError('ERR_DIFFID_MISMATCH', `uncompressed layer does not match diff_id ${this.writer.expected.digest}`, { cause: error });
+      }
+      throw error;
+    }
+    return size;
+  }
+}
