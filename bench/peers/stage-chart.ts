@@ -5,12 +5,13 @@ const COLORS: Record<string, string> = {
   resolve: '#9e9e9e',
   download: '#4e79a7',
   'export|mkfs': '#76b7b2',
-  unpack: '#f28e2b',
+  unpack: '#ff9da7',
   replay: '#f28e2b',
   stage: '#edc948',
   mkfs: '#59a14f',
-  'mkfs tail': '#59a14f',
+  'mkfs tail': '#8cd17d',
   debugfs: '#e15759',
+  finish: '#86bcb6',
   write: '#b07aa1',
   other: '#d3d3d3',
 };
@@ -50,8 +51,14 @@ export function stageChart(workloads: Record<string, WorkloadFigures>, caption: 
     top += p.height;
   }
   const stages = [...new Set(Object.values(workloads).flatMap((w) => Object.values(w.tools).flatMap((t) => Object.keys(t.stages))))];
-  const legend = stages.map((stage, i) => `<rect x="${i * 84}" y="${top + 4}" width="12" height="12" fill="${COLORS[stage] ?? OTHER}"/><text x="${i * 84 + 16}" y="${top + 14}">${escape(stage)}</text>`);
-  const height = top + 30;
+  // Eight legend entries a row, so long stage names never run off the right edge.
+  const PER_ROW = 8;
+  const legend = stages.map((stage, i) => {
+    const x = (i % PER_ROW) * (WIDTH / PER_ROW);
+    const y = top + 4 + Math.floor(i / PER_ROW) * 20;
+    return `<rect x="${x}" y="${y}" width="12" height="12" fill="${COLORS[stage] ?? OTHER}"/><text x="${x + 16}" y="${y + 10}">${escape(stage)}</text>`;
+  });
+  const height = top + 10 + Math.ceil(stages.length / PER_ROW) * 20;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">`,
     '<rect width="100%" height="100%" fill="white"/>',
