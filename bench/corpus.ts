@@ -1,10 +1,11 @@
 // Builds benchmark inputs from files already on this machine, so benchmarks need no network.
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { access, constants, lstat, readdir, readlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createWriteStream } from 'node:fs';
 import { pack as tarPack } from 'tar-stream';
+import { mergedTarStream } from '../src/layer/merged-tar.js';
+import { planRootfs, type RootfsPlan } from '../src/layer/plan.js';
 
 export interface CorpusLimits {
   maxBytes: number;
@@ -83,4 +84,11 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** The parent-first tar rootforge pipes into mkfs, written to `out` from layer tars (oldest first). */
+export async function writeMergedTar(layers: Array<{ path: string; diffId: string }>, out: string): Promise<RootfsPlan> {
+  const plan = await planRootfs(layers);
+  await pipeline(mergedTarStream(plan), createWriteStream(out));
+  return plan;
 }

@@ -1,16 +1,13 @@
 // Should mkfs fill the image without metadata_csum and have tune2fs + e2fsck -fD add checksums (and
 // htree indexes) afterwards? mkfs -d checksums every directory block on every insert, which is slow.
-import { createReadStream, createWriteStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
-import { mergedTarStream } from '../src/layer/merged-tar.js';
-import { planRootfs } from '../src/layer/plan.js';
+import { createReadStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { finishImage } from '../src/ext4/finish.js';
 import { mkfsFromTar } from '../src/ext4/mkfs.js';
 import { detectE2fsprogs } from '../src/ext4/tools.js';
-import { DEBIAN_ROOTS, DEBIAN_SIZED, median, writeCorpusTar } from './corpus.js';
+import { DEBIAN_ROOTS, DEBIAN_SIZED, median, writeCorpusTar, writeMergedTar } from './corpus.js';
 
 const IMAGE_SIZE = { bytes: 1024 * 1024 * 1024, inodes: 120_000 };
 
@@ -33,20 +30,14 @@ async function timeOne(image: string, tar: string, deferred: boolean): Promise<{
   return { mkfs, finish: (performance.now() - finishStarted) / 1000 };
 }
 
-/** The parent-first tar rootforge pipes into mkfs, made once from a layer tar. */
-async function mergedTar(layer: string, out: string): Promise<void> {
-  const plan = await planRootfs([{ path: layer, diffId: 'bench' }]);
-  await pipeline(mergedTarStream(plan), createWriteStream(out));
-}
-
 export async function benchDeferredChecksums(workDir: string, runs = 5): Promise<Record<string, Record<string, number>>> {
   await mkdir(workDir, { recursive: true });
   const debian = join(workDir, 'debian-sized.tar');
   const wide = join(workDir, 'wide-dir.tar');
   await writeCorpusTar(join(workDir, 'debian-layer.tar'), DEBIAN_ROOTS, DEBIAN_SIZED);
-  await mergedTar(join(workDir, 'debian-layer.tar'), debian);
+  await writeMergedTar([{ path: join(workDir, 'debian-layer.tar'), diffId: 'bench' }], debian);
   await wideDirTar(join(workDir, 'wide-layer.tar'), workDir, 18_000);
-  await mergedTar(join(workDir, 'wide-layer.tar'), wide);
+  await writeMergedTar([{ path: join(workDir, 'wide-layer.tar'), diffId: 'bench' }], wide);
   const table: Record<string, Record<string, number>> = {};
   for (const [name, tar] of [['debian-sized (7,000 entries)', debian], ['one dir of 18,000 files', wide]] as const) {
     const inline: number[] = [];

@@ -6,13 +6,11 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { execa } from 'execa';
 import { computeImageSize, type ImageSize } from '../../src/ext4/size.js';
-import { mergedTarStream } from '../../src/layer/merged-tar.js';
-import { planRootfs } from '../../src/layer/plan.js';
 import { sha256File, type Digest } from '../../src/oci/digest.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import { makeTar, pushImage } from '../../test/helpers/images.js';
 import type { TestRegistry } from '../../test/helpers/registry.js';
-import { writeCorpusTar } from '../corpus.js';
+import { writeCorpusTar, writeMergedTar } from '../corpus.js';
 import { quirksEntries } from './quirks-layer.js';
 import type { WorkloadSpec } from './workloads.js';
 
@@ -81,8 +79,7 @@ async function writeLayer(spec: WorkloadSpec, key: string, dir: string, pathsOf:
 }
 
 async function flatten(layers: PreparedLayer[], out: string): Promise<{ size: ImageSize; entries: number }> {
-  const plan = await planRootfs(layers.map((l) => ({ path: l.tar, diffId: l.diffId })));
-  await pipeline(mergedTarStream(plan), createWriteStream(out));
+  const plan = await writeMergedTar(layers.map((l) => ({ path: l.tar, diffId: l.diffId })), out);
   const entries = plan.entries();
   return { size: computeImageSize(entries), entries: entries.length };
 }

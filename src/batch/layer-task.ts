@@ -8,7 +8,7 @@ import type { Descriptor } from '../oci/types.js';
 import { RegistryClient, type RegistryClientOptions } from '../registry/client.js';
 import type { ImageReference } from '../registry/reference.js';
 import { decompressStream } from '../layer/decompress.js';
-import { StreamingUnpack, writableInto } from './streaming-unpack.js';
+import { commitUncompressed, StreamingUnpack, writableInto } from './streaming-unpack.js';
 
 /** Plain data, so it can cross into a worker thread. */
 export interface LayerTask {
@@ -118,16 +118,7 @@ async function unpackLayer(layout: OciLayout, digest: Digest, compression: 'gzip
         hint: 'Raise --max-layer-size or --max-expansion (0 turns the ratio check off), only for images you trust.',
       });
     });
-    const size = writer.written;
-    try {
-      await writer.commit();
-    } catch (error) {
-      if ((error as RootforgeError).code === 'ERR_DIGEST_MISMATCH') {
-        throw new RootforgeError('ERR_DIFFID_MISMATCH', `uncompressed layer does not match diff_id ${diffId}`, { blob: digest, cause: error });
-      }
-      throw error;
-    }
-    return size;
+    return await commitUncompressed(writer);
   } finally {
     await writer.abort();
   }

@@ -18,6 +18,20 @@ export function writableInto(writer: BlobWriter): Writable {
   });
 }
 
+/** Publishes an uncompressed layer; content that does not hash to its diff_id means the image is corrupt. */
+export async function commitUncompressed(writer: BlobWriter): Promise<number> {
+  const size = writer.written;
+  try {
+    await writer.commit();
+  } catch (error) {
+    if ((error as RootforgeError).code === 'ERR_DIGEST_MISMATCH') {
+      throw new RootforgeError('ERR_DIFFID_MISMATCH', `uncompressed layer does not match diff_id ${writer.expected.digest}`, { cause: error });
+    }
+    throw error;
+  }
+  return size;
+}
+
 /**
  * Decompresses a layer while it downloads, into the blob named by its diff_id, so the two overlap.
  * Anything unusual (a download that starts over, a decompression error, a limit) abandons it quietly:
@@ -86,15 +100,6 @@ export class StreamingUnpack {
       await this.writer.abort();
       return undefined;
     }
-    const size = this.writer.written;
-    try {
-      await this.writer.commit();
-    } catch (error) {
-      if ((error as RootforgeError).code === 'ERR_DIGEST_MISMATCH') {
-        throw new RootforgeError('ERR_DIFFID_MISMATCH', `uncompressed layer does not match diff_id ${this.writer.expected.digest}`, { cause: error });
-      }
-      throw error;
-    }
-    return size;
+    return commitUncompressed(this.writer);
   }
 }

@@ -12,8 +12,8 @@ export interface ConfigFile {
 
 export const CONFIG_ENV = 'ROOTFORGE_CONFIG';
 
-/** Environment variables that mean the same as a config key, and so beat it. */
-const ENV_EQUIVALENTS: Record<string, string> = { caFile: 'SSL_CERT_FILE', cacheDir: 'ROOTFORGE_CACHE_DIR' };
+/** Variables outside the ROOTFORGE_* scheme that mean the same as a config key, and so beat it. */
+const ENV_EQUIVALENTS: Record<string, string> = { caFile: 'SSL_CERT_FILE' };
 
 /** `--config FILE` anywhere in argv, else $ROOTFORGE_CONFIG, else $XDG_CONFIG_HOME/rootforge/config.json (which may be absent). */
 export function locateConfig(argv: readonly string[], env: NodeJS.ProcessEnv, home = homedir()): { path: string; explicit: boolean } {
