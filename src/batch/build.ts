@@ -127,7 +127,7 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
     const workRoot = options.workDir ?? tmpdir();
     await mkdir(workRoot, { recursive: true });
     workDir = await mkdtemp(join(workRoot, `rootforge-${process.pid}-${randomBytes(4).toString('hex')}-`));
-    const layers = image.layers.map((l) => ({ path: session.layout.blobPath(l.diffId), diffId: l.diffId }));
+    const layers = image.layers.map((l) => ({ path: session.layout.blobPath(l.diffId), diffId: l.diffId, indexPath: session.layout.layerIndexPath(l.diffId) }));
     const built = await buildRootfs({
       layers,
       imagePath: tempImage,

@@ -11,6 +11,8 @@ import { acquireDirLock, removeIfAbandoned, type ReleaseLock } from './dir-lock.
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 const TEMP_DIR = '.rootforge-tmp';
+/** Layer tables of contents (layer-index.ts), named by diff_id; other OCI tools ignore the directory. */
+const LAYER_INDEX_DIR = 'rootforge-layer-index';
 
 /** An OCI image layout (oci-layout, index.json, blobs/sha256/<hex>) that other OCI tools can read. */
 export class OciLayout {
@@ -40,6 +42,11 @@ export class OciLayout {
   /** Taken while fetching and unpacking one blob, so processes sharing the cache fetch it once. */
   lockBlob(digest: Digest, signal?: AbortSignal): Promise<ReleaseLock> {
     return acquireDirLock(join(this.tempDir, `${digestHex(digest)}.lock`), signal ? { signal } : {});
+  }
+
+  /** Where the index of the uncompressed layer `diffId` is kept; it goes when the layer goes. */
+  layerIndexPath(diffId: Digest): string {
+    return join(this.root, LAYER_INDEX_DIR, digestHex(diffId));
   }
 
   blobPath(digest: Digest): string {
@@ -140,9 +147,11 @@ export class OciLayout {
   /** Removes temp files whose writer is gone (dead process, or untouched for a day); never a live writer's. */
   async cleanStaleTemps(now = Date.now()): Promise<string[]> {
     const removed: string[] = [];
-    const names = await readdir(this.tempDir).catch(() => [] as string[]);
-    for (const name of names) {
-      const path = join(this.tempDir, name);
+    const inTemp = (await readdir(this.tempDir).catch(() => [] as string[])).map((name) => ({ name, path: join(this.tempDir, name) }));
+    // Index files are written atomically beside their final name, so a killed writer leaves its temp there.
+    const indexDir = join(this.root, LAYER_INDEX_DIR);
+    const inIndex = (await readdir(indexDir).catch(() => [] as string[])).filter((name) => name.endsWith('.tmp')).map((name) => ({ name, path: join(indexDir, name) }));
+    for (const { name, path } of [...inTemp, ...inIndex]) {
       if (name.endsWith('.lock')) {
         if (await removeIfAbandoned(path)) removed.push(path);
         continue;
@@ -158,6 +167,7 @@ export class OciLayout {
 
   async removeBlob(digest: Digest): Promise<void> {
     await rm(this.blobPath(digest), { force: true });
+    await rm(this.layerIndexPath(digest), { force: true });
   }
 }
 

@@ -5,8 +5,10 @@ import type { Inode, TreeNode, VirtualTree } from './vtree.js';
 /** One surviving regular file whose bytes are entry `ordinal` of a layer tar. */
 export interface PlannedContent {
   ordinal: number;
-  /** The entry's raw tar name, to check the layer did not change since planning. */
+  /** The entry's raw tar name, for errors. */
   name: string;
+  /** Where the content starts in the layer tar. */
+  offset: number;
   size: number;
   /** The path written as the regular file (first in plan order). */
   file: RootfsEntry;
@@ -64,7 +66,7 @@ export function flattenTree(tree: VirtualTree, layers: readonly LayerSource[], c
       if (typeof first !== 'string') first.links.push(entry);
       stats.hardlinks++;
     } else if (inode.type === 'file' && inode.source) {
-      const planned: PlannedContent = { ordinal: inode.source.ordinal, name: inode.source.name, size: inode.size, file: entry, links: [] };
+      const planned: PlannedContent = { ordinal: inode.source.ordinal, name: inode.source.name, offset: inode.source.offset, size: inode.size, file: entry, links: [] };
       contents[inode.source.layer]!.set(inode.source.ordinal, planned);
       firstPath.set(inode, planned);
       stats.fileBytes += inode.size;

@@ -20,22 +20,60 @@ function hardlink(entry: RootfsEntry): TarRecord {
   return { path: entry.path, type: 'hardlink', linkname: entry.hardlinkTo!, mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime: entry.mtime, size: 0 };
 }
 
+/** Output chunk size: one pipe write per MiB instead of one per header, content slice and padding. */
+const CHUNK = 1 << 20;
+
+/** Pieces this large go out as they are: copying them would cost more than the write it saves. */
+const PASS_THROUGH = 64 * 1024;
+
+/** Gathers small buffers into CHUNK-sized ones; copying is cheaper than a stream write per piece. */
+class Chunker {
+  private chunk = Buffer.allocUnsafe(CHUNK);
+  private used = 0;
+
+  /** Adds bytes; returns what is ready to go out, in order. */
+  add(bytes: Buffer): Buffer[] {
+    if (bytes.length >= PASS_THROUGH) return this.used > 0 ? [this.take(), bytes] : [bytes];
+    const full: Buffer[] = [];
+    let from = 0;
+    while (from < bytes.length) {
+      const n = bytes.copy(this.chunk, this.used, from);
+      this.used += n;
+      from += n;
+      if (this.used === CHUNK) full.push(this.take());
+    }
+    return full;
+  }
+
+  /** What is gathered so far (possibly nothing); a small remainder is copied out, so the chunk can be filled again. */
+  take(): Buffer {
+    const gathered = this.chunk.subarray(0, this.used);
+    this.used = 0;
+    if (gathered.length < CHUNK / 4) return Buffer.from(gathered);
+    this.chunk = Buffer.allocUnsafe(CHUNK);
+    return gathered;
+  }
+}
+
 async function* mergedTar(plan: RootfsPlan, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
   const entries = plan.entries();
+  const out = new Chunker();
   // Every directory before anything inside it: mke2fs looks each parent up and fails when it is missing.
-  for (const entry of entries) if (entry.type === 'dir') yield encodeTarHeader(record(entry));
+  for (const entry of entries) if (entry.type === 'dir') yield* out.add(encodeTarHeader(record(entry)));
   // Symlinks, devices and fifos carry no content; plan order puts each hardlink after its target.
   for (const entry of entries) {
     if (entry.type === 'dir' || entry.type === 'file') continue;
-    yield encodeTarHeader(entry.hardlinkTo === undefined ? record(entry) : hardlink(entry));
+    yield* out.add(encodeTarHeader(entry.hardlinkTo === undefined ? record(entry) : hardlink(entry)));
   }
   for await (const { planned, content } of plannedFiles(plan, signal)) {
-    yield encodeTarHeader(record(planned.file));
-    for await (const chunk of content) yield chunk;
-    yield tarPadding(planned.size);
-    for (const link of planned.links) yield encodeTarHeader(hardlink(link));
+    yield* out.add(encodeTarHeader(record(planned.file)));
+    for await (const chunk of content) yield* out.add(chunk);
+    yield* out.add(tarPadding(planned.size));
+    for (const link of planned.links) yield* out.add(encodeTarHeader(hardlink(link)));
   }
-  yield TAR_END;
+  yield* out.add(TAR_END);
+  const rest = out.take();
+  if (rest.length > 0) yield rest;
 }
 
 /** The final tree as a tar stream; pulls from the layer files only as fast as it is read, and fails on abort. */

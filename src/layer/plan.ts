@@ -1,9 +1,10 @@
-/** Replays layer tars, oldest first, into the virtual tree by the OCI whiteout rules, reading headers only. */
+/** Replays layer tars, oldest first, into the virtual tree by the OCI whiteout rules, from each layer's index (headers only). */
 import { RootforgeError } from '../errors.js';
 import { throwIfAborted } from './abort.js';
-import { entryMeta, type TarEntryMeta } from './entry-meta.js';
+import { inEntry } from './entry-error.js';
+import type { TarEntryMeta } from './entry-meta.js';
 import { flattenTree, type RootfsPlan } from './flatten.js';
-import { layerLabel, readLayer } from './layer-reader.js';
+import { layerIndex } from './layer-index.js';
 import { checkSymlinkTarget, pathComponents } from './paths.js';
 import type { LayerSource } from './types.js';
 import { VirtualTree, type Inode } from './vtree.js';
@@ -37,29 +38,14 @@ interface Pending {
   target?: string[];
 }
 
-/** Rethrows an entry's failure with the layer and the entry's name in it. */
-function inEntry<T>(layer: LayerSource, index: number, name: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (error) {
-    const known = error instanceof RootforgeError;
-    const message = error instanceof Error ? error.message : String(error);
-    throw new RootforgeError(known ? error.code : 'ERR_INTERNAL', `${layerLabel(layer, index)}: entry ${JSON.stringify(name)}: ${message}`, {
-      blob: layer.diffId,
-      cause: error,
-      ...(known ? { hint: error.hint } : {}),
-    });
-  }
-}
-
 function checkDepth(components: readonly string[], maxDepth: number): void {
   if (components.length > maxDepth) throw new RootforgeError('ERR_LIMIT_EXCEEDED', `path is ${components.length} levels deep (limit ${maxDepth})`);
 }
 
-function inodeOf(meta: TarEntryMeta, layer: number, ordinal: number): Inode {
+function inodeOf(meta: TarEntryMeta, layer: number, ordinal: number, offset: number): Inode {
   const kind = meta.kind === 'hardlink' ? 'file' : meta.kind;
   const inode: Inode = { type: kind, mode: meta.mode, uid: meta.uid, gid: meta.gid, mtime: meta.mtime, size: meta.size };
-  if (kind === 'file') inode.source = { layer, ordinal, name: meta.name };
+  if (kind === 'file') inode.source = { layer, ordinal, name: meta.name, offset };
   if (kind === 'symlink') inode.linkTarget = checkSymlinkTarget(meta.linkname ?? '');
   if (meta.devMajor !== undefined) inode.devMajor = meta.devMajor;
   if (meta.devMinor !== undefined) inode.devMinor = meta.devMinor;
@@ -67,7 +53,7 @@ function inodeOf(meta: TarEntryMeta, layer: number, ordinal: number): Inode {
   return inode;
 }
 
-function describe(meta: TarEntryMeta, layer: number, ordinal: number, maxDepth: number): Pending {
+function describe(meta: TarEntryMeta, layer: number, ordinal: number, offset: number, maxDepth: number): Pending {
   const components = pathComponents(meta.name);
   checkDepth(components, maxDepth);
   for (const c of components) {
@@ -80,7 +66,7 @@ function describe(meta: TarEntryMeta, layer: number, ordinal: number, maxDepth: 
     pending.target = pathComponents(meta.linkname ?? '');
     checkDepth(pending.target, maxDepth);
   } else {
-    pending.inode = inodeOf(meta, layer, ordinal);
+    pending.inode = inodeOf(meta, layer, ordinal, offset);
   }
   return pending;
 }
@@ -92,13 +78,12 @@ export async function planRootfs(layers: LayerSource[], opts: PlanOptions = {}):
   const counts = { tarEntries: 0, ignoredEntries: 0 };
   for (const [index, layer] of layers.entries()) {
     const pending: Pending[] = [];
-    for await (const entry of readLayer(layer, index, { signal: opts.signal })) {
-      if (++counts.tarEntries > limits.maxEntries) {
-        throw new RootforgeError('ERR_LIMIT_EXCEEDED', `${layerLabel(layer, index)}: the image has more than ${limits.maxEntries} tar entries`, { blob: layer.diffId });
-      }
-      const name = entry.header.name;
-      pending.push(inEntry(layer, index, name, () => describe(entryMeta(entry.header, entry.pax), index, entry.ordinal, limits.maxDepth)));
-    }
+    await layerIndex(layer, index, {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      maxEntries: limits.maxEntries - counts.tarEntries,
+      onEntry: ({ meta, offset }, ordinal) => pending.push(inEntry(layer, index, meta.name, () => describe(meta, index, ordinal, offset, limits.maxDepth))),
+    });
+    counts.tarEntries += pending.length;
     throwIfAborted(opts.signal);
     for (const p of pending) {
       if (p.role.role === 'whiteout') tree.whiteout(p.role.dir, p.role.victim);

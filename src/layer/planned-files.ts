@@ -1,26 +1,127 @@
-import { RootforgeError } from '../errors.js';
+import { open, type FileHandle } from 'node:fs/promises';
+import { RootforgeError, asRootforgeError } from '../errors.js';
+import { throwIfAborted } from './abort.js';
 import type { PlannedContent, RootfsPlan } from './flatten.js';
-import { layerLabel, readLayer } from './layer-reader.js';
+import { layerLabel } from './layer-reader.js';
+import type { LayerSource } from './types.js';
+
+const BLOCK = 512;
+/** Large sequential reads: the kept files of a layer mostly sit next to each other. */
+const WINDOW = 1 << 20;
+/** Typeflags tar-stream reads as regular files: '0', NUL (old tars) and '7' (contiguous). */
+const REGULAR_TYPEFLAGS = new Set([0x30, 0x00, 0x37]);
+
+/** A numeric header field: octal digits, or GNU base-256 when the top bit is set. */
+function headerNumber(field: Buffer): number {
+  if (field[0]! & 0x80) {
+    let value = field[0]! & 0x7f;
+    for (let i = 1; i < field.length; i++) value = value * 256 + field[i]!;
+    return value;
+  }
+  const text = field.toString('latin1').replace(/[\0 ]+$/, '').trim();
+  return text === '' ? 0 : parseInt(text, 8);
+}
+
+/** True when `block` is an intact tar header of a regular file of `size` bytes: what the index said sits before this content. */
+function headerMatches(block: Buffer, size: number): boolean {
+  let sum = 8 * 0x20;
+  for (let i = 0; i < BLOCK; i++) if (i < 148 || i >= 156) sum += block[i]!;
+  if (headerNumber(block.subarray(148, 156)) !== sum || !REGULAR_TYPEFLAGS.has(block[156]!)) return false;
+  // Sizes past the 11-digit field travel in a PAX record, and the field then holds anything.
+  return size >= 8 ** 11 || headerNumber(block.subarray(124, 136)) === size;
+}
+
+/** Reads byte ranges of one layer tar in large sequential windows. */
+class LayerWindow {
+  private window: Buffer = Buffer.alloc(0);
+  private start = 0;
+  private ahead: { position: number; read: Promise<{ buffer: Buffer; bytesRead: number }> } | undefined;
+
+  private constructor(
+    private readonly handle: FileHandle,
+    private readonly layer: LayerSource,
+    private readonly index: number,
+  ) {}
+
+  static async open(layer: LayerSource, index: number): Promise<LayerWindow> {
+    try {
+      return new LayerWindow(await open(layer.path, 'r'), layer, index);
+    } catch (error) {
+      const e = asRootforgeError(error, 'ERR_CACHE');
+      e.blob ??= layer.diffId;
+      throw e;
+    }
+  }
+
+  /** The bytes [from, to), as slices of fresh windows: the caller may keep them. */
+  async *range(from: number, to: number): AsyncGenerator<Buffer> {
+    let position = from;
+    while (position < to) {
+      if (position < this.start || position >= this.start + this.window.length) await this.fill(position);
+      const end = Math.min(to, this.start + this.window.length);
+      yield this.window.subarray(position - this.start, end - this.start);
+      position = end;
+    }
+  }
+
+  async bytes(from: number, to: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for await (const part of this.range(from, to)) parts.push(part);
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  private async fill(position: number): Promise<void> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    const { buffer, bytesRead } = ahead && ahead.position === position ? await ahead.read : await this.read(position);
+    if (bytesRead === 0) throw this.changed(`ends before byte ${position}`);
+    this.window = buffer.subarray(0, bytesRead);
+    this.start = position;
+    // Read the next window while this one is used: the files a plan keeps mostly follow each other.
+    if (bytesRead === WINDOW) {
+      const next = position + WINDOW;
+      const read = this.read(next);
+      read.catch(() => undefined);
+      this.ahead = { position: next, read };
+    }
+  }
+
+  private read(position: number): Promise<{ buffer: Buffer; bytesRead: number }> {
+    return this.handle.read(Buffer.allocUnsafe(WINDOW), 0, WINDOW, position);
+  }
+
+  changed(why: string): RootforgeError {
+    return new RootforgeError('ERR_BAD_LAYER', `${layerLabel(this.layer, this.index)}: the layer tar changed since it was indexed: it ${why}`, {
+      blob: this.layer.diffId,
+      hint: 'Run `rootforge cache verify --fix` and build again.',
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.ahead?.read.catch(() => undefined);
+    await this.handle.close();
+  }
+}
 
 /**
- * Every file the plan keeps, with its content, read from the layers in order; the consumer must
- * drain each content before asking for the next. Fails if a layer changed since it was planned.
+ * Every file the plan keeps, with its content read from the layers at the offsets their index gave;
+ * the consumer must drain each content before asking for the next. Each file's header block is
+ * checked first, so a layer that changed since it was indexed fails instead of feeding wrong bytes.
  */
 export async function* plannedFiles(plan: RootfsPlan, signal?: AbortSignal): AsyncGenerator<{ planned: PlannedContent; content: AsyncIterable<Buffer> }> {
   for (const [index, layer] of plan.layers.entries()) {
-    const contents = plan.contents(index);
-    let remaining = contents.size;
-    if (remaining === 0) continue;
-    for await (const entry of readLayer(layer, index, { signal })) {
-      const planned = contents.get(entry.ordinal);
-      if (!planned) continue;
-      if (entry.header.name !== planned.name || entry.header.size !== planned.size) {
-        throw new RootforgeError('ERR_BAD_LAYER', `${layerLabel(layer, index)}: entry ${entry.ordinal} changed since planning (${JSON.stringify(entry.header.name)})`, { blob: layer.diffId });
+    const planned = [...plan.contents(index).values()].sort((a, b) => a.offset - b.offset);
+    if (planned.length === 0) continue;
+    const window = await LayerWindow.open(layer, index);
+    try {
+      for (const file of planned) {
+        throwIfAborted(signal);
+        const header = await window.bytes(file.offset - BLOCK, file.offset);
+        if (!headerMatches(header, file.size)) throw window.changed(`has no header of a ${file.size}-byte file before ${JSON.stringify(file.name)}`);
+        yield { planned: file, content: window.range(file.offset, file.offset + file.size) };
       }
-      yield { planned, content: entry.content };
-      // The rest of the layer has nothing left to use, so stop reading it.
-      if (--remaining === 0) break;
+    } finally {
+      await window.close();
     }
-    if (remaining > 0) throw new RootforgeError('ERR_BAD_LAYER', `${layerLabel(layer, index)}: ended before ${remaining} planned file(s)`, { blob: layer.diffId });
   }
 }

@@ -66,7 +66,7 @@ function ustarBlock(f: UstarFields): Buffer {
   writeOctal(block, 337, 8, f.devMinor ?? 0);
   block.fill(0x20, 148, 156);
   let sum = 0;
-  for (const byte of block) sum += byte;
+  for (let i = 0; i < BLOCK; i++) sum += block[i]!;
   block.write(`${sum.toString(8).padStart(6, '0')}\u0000 `, 148, 8, 'latin1');
   return block;
 }

@@ -29,6 +29,8 @@ export interface LayerSource {
   path: string;
   /** The layer's diff_id, used to name the layer in errors. */
   diffId: string;
+  /** Where the layer's table of contents is kept between runs (see layer-index.ts); without it, every replay scans the tar. */
+  indexPath?: string;
 }
 
 /** Counts for the final tree, for sizing and reports. */

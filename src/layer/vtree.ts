@@ -6,8 +6,10 @@ import type { EntryType } from './types.js';
 export interface ContentSource {
   layer: number;
   ordinal: number;
-  /** The entry's raw tar name, checked again when the content is streamed. */
+  /** The entry's raw tar name, for errors. */
   name: string;
+  /** Where the content starts in the layer tar. */
+  offset: number;
 }
 
 /** One file object; hardlinked paths share it, so content and metadata come from the link target. */

@@ -20,8 +20,11 @@ export function caBundle(caFile: string | undefined, env: NodeJS.ProcessEnv): Ca
   return env.SSL_CERT_FILE ? { path: env.SSL_CERT_FILE, fromEnv: 'SSL_CERT_FILE', ...extra } : undefined;
 }
 
-/** The PEM certificates of a bundle, each checked; a bundle that cannot be used fails before any request. */
-export function readCaBundle({ path, fromEnv }: CaBundle): string[] {
+/** A certificate's identity for de-duplication: its base64 body, whatever the line wrapping. */
+const pemBody = (pem: string): string => pem.slice(27, -25).replace(/\s/g, '');
+
+/** The PEM certificates of a bundle; each one Node does not already trust is checked, so a bundle that cannot be used fails before any request. */
+export function readCaBundle({ path, fromEnv }: CaBundle, known: ReadonlySet<string> = new Set()): string[] {
   const fail = (why: string): RootforgeError =>
     new RootforgeError('ERR_USAGE', `the CA bundle ${path}${fromEnv ? ` (from ${fromEnv})` : ''} ${why}`, {
       hint: 'Point --ca-file (or SSL_CERT_FILE) at a readable file of PEM CA certificates.',
@@ -35,6 +38,7 @@ export function readCaBundle({ path, fromEnv }: CaBundle): string[] {
   const pems = text.match(PEM_CERTIFICATE) ?? [];
   if (pems.length === 0) throw fail('holds no PEM certificate');
   pems.forEach((pem, i) => {
+    if (known.has(pemBody(pem))) return;
     try {
       new X509Certificate(pem);
     } catch {
@@ -54,7 +58,17 @@ function readExtraCaCerts(path: string | undefined): string[] {
   }
 }
 
-/** One TLS context trusting Node's roots, NODE_EXTRA_CA_CERTS and the bundle; built once, since parsing hundreds of CAs per connection is slow. */
+/**
+ * One TLS context trusting Node's roots, NODE_EXTRA_CA_CERTS and the bundle; built once, since parsing hundreds of CAs per connection is slow.
+ * System bundles repeat Node's roots, so each certificate is added once: that halves the cost of building the context.
+ */
 export function trustContext(bundle: CaBundle): SecureContext {
-  return createSecureContext({ ca: [...rootCertificates, ...readExtraCaCerts(bundle.extraCaCerts), ...readCaBundle(bundle)] });
+  const unique = new Map<string, string>();
+  for (const pem of rootCertificates) unique.set(pemBody(pem), pem);
+  const roots = new Set(unique.keys());
+  for (const pem of [...readExtraCaCerts(bundle.extraCaCerts), ...readCaBundle(bundle, roots)]) {
+    const body = pemBody(pem);
+    if (!unique.has(body)) unique.set(body, pem);
+  }
+  return createSecureContext({ ca: [...unique.values()] });
 }

@@ -225,15 +225,19 @@ describe('mergedTarStream', () => {
     expect(err.code).toBe('ERR_ABORTED');
   });
 
-  it('fails when a layer changed since planning', async () => {
+  it.each([
+    ['a file of another size in its place', [{ name: 'b', content: 'three' }]],
+    ['offsets that no longer land on its header', [{ name: 'pad', content: 'x'.repeat(700) }, { name: 'a', content: 'one' }]],
+  ])('fails when a layer changed since planning: %s', async (_why, replacement) => {
     const layers = await layersOf([{ name: 'a', content: 'one' }]);
     const plan = await planRootfs(layers);
     const { writeLayers } = await import('../helpers/tar.js');
-    const [changed] = await writeLayers(await scratch(), [[{ name: 'b', content: 'two' }]]);
+    const [changed] = await writeLayers(await scratch(), [replacement]);
     const { copyFile } = await import('node:fs/promises');
     await copyFile(changed!.path, layers[0]!.path);
     const err = await failure(pipeline(mergedTarStream(plan), new Writable({ write: (_c, _e, cb) => cb() })));
     expect(err.code).toBe('ERR_BAD_LAYER');
+    expect(err.message).toContain('changed since it was indexed');
   });
 
   it('propagates a missing layer file as an error', async () => {
