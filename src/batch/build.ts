@@ -204,15 +204,15 @@ function computeBuildKey(image: ResolvedImage, options: BuildOptions, job: Image
   return createHash('sha256').update(JSON.stringify(shaping)).digest('hex');
 }
 
-/** fsyncs the finished image (so a crash never leaves a renamed but unwritten file) and hashes it. */
+/** fsyncs the finished image (so a crash never leaves a renamed but unwritten file) and hashes it; the two overlap. */
 async function syncAndHash(path: string, signal?: AbortSignal): Promise<Digest> {
   const handle = await open(path, 'r+');
   try {
-    await handle.sync();
+    const [, digest] = await Promise.all([handle.sync(), sha256File(path, signal)]);
+    return digest;
   } finally {
     await handle.close();
   }
-  return sha256File(path, signal);
 }
 
 /** --check: the rebuild must equal the existing output byte for byte, and the sidecar must name its hash. */
