@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../package-root.js';
 import { MessageChannel } from 'node:worker_threads';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { fromErrorInfo, RootforgeError } from '../errors.js';
 import type { LayerTask, LayerTaskResult } from './layer-task.js';
 import type { LayerWorkerReply } from '../../workers/layer.js';
@@ -25,22 +25,29 @@ export function defaultWorkerCount(): number {
   return Math.max(1, availableParallelism());
 }
 
-/** One Piscina pool for every image of a run: downloads, hashing and decompression share its threads. */
+/** One Piscina pool for every image of a run: downloads, hashing and decompression share its threads. Started on first use: a warm build never needs it. */
 export function createLayerPool(workers = defaultWorkerCount()): LayerPool {
-  const piscina = new Piscina({ filename: workerFile('layer'), minThreads: 0, maxThreads: workers, idleTimeout: 1000, concurrentTasksPerWorker: 2 });
+  let started: Promise<Piscina> | undefined;
+  const piscina = (): Promise<Piscina> =>
+    (started ??= import('piscina').then(
+      ({ Piscina }) => new Piscina({ filename: workerFile('layer'), minThreads: 0, maxThreads: workers, idleTimeout: 1000, concurrentTasksPerWorker: 2 }),
+    ));
   return {
     async run(task, signal, onProgress) {
+      const pool = await piscina();
       const channel = onProgress ? new MessageChannel() : undefined;
       channel?.port1.on('message', (bytes: number) => onProgress?.(bytes));
       try {
         const message = channel ? { ...task, progressPort: channel.port2 } : task;
-        const reply = (await piscina.run(message, { ...(signal ? { signal } : {}), ...(channel ? { transferList: [channel.port2] } : {}) })) as LayerWorkerReply;
+        const reply = (await pool.run(message, { ...(signal ? { signal } : {}), ...(channel ? { transferList: [channel.port2] } : {}) })) as LayerWorkerReply;
         if (!reply.ok) throw fromErrorInfo(reply.error);
         return reply.result;
       } finally {
         channel?.port1.close();
       }
     },
-    destroy: () => piscina.destroy(),
+    destroy: async () => {
+      if (started) await (await started).destroy();
+    },
   };
 }
