@@ -9,6 +9,7 @@ import { RegistryClient, type RegistryClientOptions } from '../registry/client.j
 import type { ImageReference } from '../registry/reference.js';
 import { decompressStream } from '../layer/decompress.js';
 import { commitUncompressed, StreamingUnpack, writableInto } from './streaming-unpack.js';
+import { LayerIndexer } from '../layer/layer-indexer.js';
 
 /** Plain data, so it can cross into a worker thread. */
 export interface LayerTask {
@@ -104,11 +105,12 @@ export async function prepareLayer(task: LayerTask, opts: { signal?: AbortSignal
 
 async function unpackLayer(layout: OciLayout, digest: Digest, compression: 'gzip' | 'zstd' | 'none', diffId: Digest, maxBytes: number, signal?: AbortSignal): Promise<number> {
   const writer = await layout.createWriter({ digest: diffId, maxBytes });
+  const indexer = new LayerIndexer(diffId);
   try {
     await pipeline(
       createReadStream(layout.blobPath(digest), { highWaterMark: 1 << 20 }),
       decompressStream(compression),
-      writableInto(writer),
+      writableInto(writer, indexer),
       { signal },
     ).catch((error: unknown) => {
       if ((error as RootforgeError).code !== 'ERR_LIMIT_EXCEEDED') throw error;
@@ -118,8 +120,9 @@ async function unpackLayer(layout: OciLayout, digest: Digest, compression: 'gzip
         hint: 'Raise --max-layer-size or --max-expansion (0 turns the ratio check off), only for images you trust.',
       });
     });
-    return await commitUncompressed(writer);
+    return await commitUncompressed(writer, layout, indexer);
   } finally {
+    indexer.abandon();
     await writer.abort();
   }
 }

@@ -7,19 +7,24 @@ import type { OciLayout } from '../cache/layout.js';
 import type { Digest } from '../oci/digest.js';
 import type { BlobSink } from '../oci/blob-sink.js';
 import { decompressStream, type Compression } from '../layer/decompress.js';
+import { keepLayerIndex } from '../layer/layer-index.js';
+import { LayerIndexer } from '../layer/layer-indexer.js';
 
-/** A stream that writes into a blob writer, with backpressure. */
-export function writableInto(writer: BlobWriter): Writable {
+/** A stream that writes into a blob writer (and the layer's indexer), with backpressure. */
+export function writableInto(writer: BlobWriter, indexer?: LayerIndexer): Writable {
   return new Writable({
     highWaterMark: 1 << 20,
     write(chunk: Buffer, _encoding, callback) {
-      writer.write(chunk).then(() => callback(), callback);
+      writer
+        .write(chunk)
+        .then(() => indexer?.write(chunk))
+        .then(() => callback(), callback);
     },
   });
 }
 
-/** Publishes an uncompressed layer; content that does not hash to its diff_id means the image is corrupt. */
-export async function commitUncompressed(writer: BlobWriter): Promise<number> {
+/** Publishes an uncompressed layer, then keeps its index; content that does not hash to its diff_id means the image is corrupt. */
+export async function commitUncompressed(writer: BlobWriter, layout: OciLayout, indexer: LayerIndexer): Promise<number> {
   const size = writer.written;
   try {
     await writer.commit();
@@ -29,6 +34,8 @@ export async function commitUncompressed(writer: BlobWriter): Promise<number> {
     }
     throw error;
   }
+  const index = await indexer.finish(size);
+  if (index) await keepLayerIndex(layout.layerIndexPath(writer.expected.digest), writer.expected.digest, index);
   return size;
 }
 
@@ -41,18 +48,21 @@ export class StreamingUnpack {
   private abandoned = false;
 
   private constructor(
+    private readonly layout: OciLayout,
     private readonly writer: BlobWriter,
+    private readonly indexer: LayerIndexer,
     private readonly transform: Transform,
     private readonly drained: Promise<void>,
   ) {}
 
   static async start(layout: OciLayout, compression: Exclude<Compression, 'none'>, diffId: Digest, maxBytes: number): Promise<StreamingUnpack> {
     const writer = await layout.createWriter({ digest: diffId, maxBytes });
+    const indexer = new LayerIndexer(diffId);
     const transform = decompressStream(compression);
-    const output = writableInto(writer);
+    const output = writableInto(writer, indexer);
     let unpack: StreamingUnpack | undefined;
     const drained = pipeline(transform, output).catch(() => unpack?.abandon());
-    unpack = new StreamingUnpack(writer, transform, drained);
+    unpack = new StreamingUnpack(layout, writer, indexer, transform, drained);
     return unpack;
   }
 
@@ -87,6 +97,7 @@ export class StreamingUnpack {
   async abandon(): Promise<void> {
     this.abandoned = true;
     this.transform.destroy();
+    this.indexer.abandon();
     await this.writer.abort();
   }
 
@@ -100,6 +111,6 @@ export class StreamingUnpack {
       await this.writer.abort();
       return undefined;
     }
-    return commitUncompressed(this.writer);
+    return commitUncompressed(this.writer, this.layout, this.indexer);
   }
 }

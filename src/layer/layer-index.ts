@@ -6,13 +6,14 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
 import { writeFileAtomic } from '../cache/atomic.js';
 import { RootforgeError } from '../errors.js';
 import { packageVersion } from '../package-root.js';
 import { throwIfAborted } from './abort.js';
 import { inEntry } from './entry-error.js';
 import { entryMeta, type TarEntryMeta } from './entry-meta.js';
-import { layerLabel, readLayer, type TarHeader } from './layer-reader.js';
+import { layerLabel, readLayer, readTarStream, type LayerEntry, type TarHeader } from './layer-reader.js';
 import type { LayerSource } from './types.js';
 
 export interface IndexedEntry {
@@ -46,19 +47,29 @@ export interface IndexOptions {
   onEntry?: (entry: IndexedEntry, ordinal: number) => void;
 }
 
-/** Reads every header of the layer with tar-stream; stops past `maxEntries` so a hostile layer cannot fill memory. */
+/** Reads every header of the layer file with tar-stream; stops past `maxEntries` so a hostile layer cannot fill memory. */
 export async function scanLayer(layer: LayerSource, index: number, opts: IndexOptions = {}): Promise<LayerIndex> {
+  const entries = await scanEntries(readLayer(layer, index, opts.signal ? { signal: opts.signal } : {}), layer, index, opts);
+  const tarBytes = (await stat(layer.path)).size;
+  return { tarBytes, entries };
+}
+
+/** The entries of a layer tar read from a stream, e.g. while it is unpacked; the caller knows how many bytes it had. */
+export function scanTarStream(input: Readable, layer: LayerSource, index: number, opts: IndexOptions = {}): Promise<IndexedEntry[]> {
+  return scanEntries(readTarStream(input, layer, index, opts.signal ? { signal: opts.signal } : {}), layer, index, opts);
+}
+
+async function scanEntries(read: AsyncIterable<LayerEntry>, layer: LayerSource, index: number, opts: IndexOptions): Promise<IndexedEntry[]> {
   const maxEntries = opts.maxEntries ?? Number.POSITIVE_INFINITY;
   const entries: IndexedEntry[] = [];
-  for await (const entry of readLayer(layer, index, opts.signal ? { signal: opts.signal } : {})) {
+  for await (const entry of read) {
     if (entries.length >= maxEntries) throw tooManyEntries(layer, index);
     const meta = inEntry(layer, index, entry.header.name, () => entryMeta(entry.header, entry.pax));
     const indexed = { meta, offset: contentOffset(entry.header) };
     opts.onEntry?.(indexed, entries.length);
     entries.push(indexed);
   }
-  const tarBytes = (await stat(layer.path)).size;
-  return { tarBytes, entries };
+  return entries;
 }
 
 export function tooManyEntries(layer: LayerSource, index: number): RootforgeError {
@@ -143,11 +154,13 @@ export async function layerIndex(layer: LayerSource, index: number, opts: IndexO
     return kept;
   }
   const scanned = await scanLayer(layer, index, opts);
-  if (layer.indexPath) {
-    const path = layer.indexPath;
-    await mkdir(dirname(path), { recursive: true })
-      .then(() => writeFileAtomic(path, encodeLayerIndex(layer.diffId, scanned)))
-      .catch(() => undefined);
-  }
+  if (layer.indexPath) await keepLayerIndex(layer.indexPath, layer.diffId, scanned);
   return scanned;
+}
+
+/** Writes the index where later runs look for it; best effort, since a cache that refuses it only costs speed. */
+export async function keepLayerIndex(path: string, diffId: string, index: LayerIndex): Promise<void> {
+  await mkdir(dirname(path), { recursive: true })
+    .then(() => writeFileAtomic(path, encodeLayerIndex(diffId, index)))
+    .catch(() => undefined);
 }

@@ -1,6 +1,6 @@
-/** Streams the entries of one uncompressed layer tar with tar-stream, numbering them so a second pass finds the same ones. */
+/** Streams the entry headers of one uncompressed layer tar with tar-stream, numbered in tar order. */
 import { createReadStream } from 'node:fs';
-import { addAbortSignal } from 'node:stream';
+import { addAbortSignal, type Readable } from 'node:stream';
 import { extract, type Extract, type Header } from 'tar-stream';
 import { RootforgeError, asRootforgeError, isAbortError } from '../errors.js';
 import { throwIfAborted } from './abort.js';
@@ -16,8 +16,6 @@ export interface LayerEntry {
   header: TarHeader;
   /** The entry's own PAX records with raw byte values (tar-stream decodes them lossily as UTF-8). */
   pax: PaxRecords | undefined;
-  /** The entry's content; whatever the consumer leaves unread is drained before the next entry. */
-  content: AsyncIterable<Buffer>;
 }
 
 const RAW_PAX = Symbol('rootforge.rawPax');
@@ -66,26 +64,31 @@ function readError(error: unknown, layer: LayerSource, index: number): Rootforge
 
 /** Yields every entry of the layer in tar order; errors name the layer; the file is closed however iteration ends. */
 export async function* readLayer(layer: LayerSource, index: number, opts: { signal?: AbortSignal } = {}): AsyncGenerator<LayerEntry> {
+  throwIfAborted(opts.signal);
+  yield* readTarStream(createReadStream(layer.path, { highWaterMark: 1 << 20 }), layer, index, opts);
+}
+
+/** Yields every entry of a layer tar read from `input` (a file, or a layer as it is unpacked); `input` is destroyed however iteration ends. */
+export async function* readTarStream(input: Readable, layer: LayerSource, index: number, opts: { signal?: AbortSignal } = {}): AsyncGenerator<LayerEntry> {
   const { signal } = opts;
-  throwIfAborted(signal);
-  const file = createReadStream(layer.path, { highWaterMark: 1 << 20 });
-  if (signal) addAbortSignal(signal, file);
+  if (signal) addAbortSignal(signal, input);
   const ex = extract();
   keepRawPax(ex);
-  file.on('error', (error) => ex.destroy(error));
-  file.pipe(ex);
+  input.on('error', (error) => ex.destroy(error));
+  input.pipe(ex);
   let ordinal = 0;
   try {
     for await (const entry of ex) {
       const header = entry.header as TarHeader;
-      yield { ordinal: ordinal++, header, pax: rawPaxOf(header), content: entry as AsyncIterable<Buffer> };
-      for await (const chunk of entry) void chunk;
+      // Headers only: the content is discarded as tar-stream passes it, without a promise per chunk.
+      entry.resume();
+      yield { ordinal: ordinal++, header, pax: rawPaxOf(header) };
       throwIfAborted(signal);
     }
   } catch (error) {
     throw readError(error, layer, index);
   } finally {
-    file.destroy();
+    input.destroy();
     ex.destroy();
   }
 }

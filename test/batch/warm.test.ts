@@ -8,6 +8,7 @@ import { warm } from '../../src/batch/warm.js';
 import { OciLayout } from '../../src/cache/layout.js';
 import { verifyCache } from '../../src/cache/verify.js';
 import { sha256Digest } from '../../src/oci/digest.js';
+import { decodeLayerIndex, scanLayer } from '../../src/layer/layer-index.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import { buildLayer, makeTar, pushBlob, pushImage, pushIndex, pushManifest, type BuiltLayer } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -56,6 +57,26 @@ describe('warm against the real registry', () => {
     // Other OCI tools read the cache as it is.
     const { stdout } = await execa('skopeo', ['inspect', '--raw', `oci:${cacheDir}:${reg.host}/warm/oci:v1`]);
     expect(sha256Digest(stdout)).toBe(oci.manifestDigest);
+
+    // Each compressed layer was indexed while it unpacked, exactly as a later scan of the verified tar reads it.
+    for (const layer of [base, zstdLayer]) {
+      const source = { path: layout.blobPath(layer.diffId), diffId: layer.diffId };
+      const kept = decodeLayerIndex(await readFile(layout.layerIndexPath(layer.diffId), 'utf8'), layer.diffId);
+      expect(kept, layer.diffId).toEqual(await scanLayer(source, 0));
+    }
+  });
+
+  it('keeps no index for a layer whose tar tar-stream cannot read, and still caches the verified blob', async () => {
+    const garbage = Buffer.from('this is not a tar archive, though it is what the diff_id names'.repeat(20));
+    const blob = gzipSync(garbage);
+    const broken: BuiltLayer = { blob, digest: sha256Digest(blob), diffId: sha256Digest(garbage), mediaType: MediaType.OciLayerGzip, size: blob.length };
+    await pushImage(reg, 'warm/untar', 'v1', { layers: [broken] });
+    const cacheDir = await freshCache();
+    const result = await warm({ refs: [`${reg.host}/warm/untar:v1`], cacheDir, retries: 0 });
+    expect(result.images.map((i) => i.status)).toEqual(['ok']);
+    const layout = await OciLayout.open(cacheDir);
+    expect(await layout.hasBlob(broken.diffId)).toBe(true);
+    await expect(readFile(layout.layerIndexPath(broken.diffId))).rejects.toThrow();
   });
 
   it('picks the platform from an index, skipping attestations, and lists what is there when it cannot', async () => {

@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { entryMeta } from '../../src/layer/entry-meta.js';
-import { readLayer } from '../../src/layer/layer-reader.js';
+import { scanLayer } from '../../src/layer/layer-index.js';
 import { mergedTarStream } from '../../src/layer/merged-tar.js';
 import { planRootfs, type RootfsPlan } from '../../src/layer/plan.js';
 import type { TarSpec } from '../helpers/tar.js';
@@ -38,11 +38,10 @@ async function writeMerged(plan: RootfsPlan): Promise<string> {
 
 async function readBack(path: string): Promise<ReadBack[]> {
   const out: ReadBack[] = [];
-  for await (const entry of readLayer({ path, diffId: 'merged' }, 0)) {
-    const meta = entryMeta(entry.header, entry.pax);
-    const chunks: Buffer[] = [];
-    for await (const chunk of entry.content) chunks.push(chunk);
-    const rec: ReadBack = { name: meta.name, kind: meta.kind, mode: meta.mode, uid: meta.uid, gid: meta.gid, mtime: meta.mtime, content: Buffer.concat(chunks).toString() };
+  const tar = await readFile(path);
+  // tar-stream's headers, and each content at the offset tar-stream reports.
+  for (const { meta, offset } of (await scanLayer({ path, diffId: 'merged' }, 0)).entries) {
+    const rec: ReadBack = { name: meta.name, kind: meta.kind, mode: meta.mode, uid: meta.uid, gid: meta.gid, mtime: meta.mtime, content: tar.subarray(offset, offset + meta.size).toString() };
     if (meta.linkname !== undefined) rec.linkname = meta.linkname;
     if (meta.devMajor !== undefined) rec.devMajor = meta.devMajor;
     if (meta.devMinor !== undefined) rec.devMinor = meta.devMinor;
