@@ -22,6 +22,7 @@ import { Session, type SessionOptions } from './session.js';
 import { imageConfigSummary, type Sidecar } from './sidecar.js';
 import { buildRootfs, type RootfsBuildOptions } from './rootfs.js';
 import { detectE2fsprogs, choosePopulate } from '../ext4/tools.js';
+import { flattenedKey, flattenedPath } from '../cache/flattened.js';
 import type { UserFileOptions, UserFiles } from '../inject/user-files.js';
 
 export interface BuildOptions extends SessionOptions, RootfsBuildOptions, UserFileOptions {
@@ -131,6 +132,7 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
     const built = await buildRootfs({
       layers,
       imagePath: tempImage,
+      flattened: { path: flattenedPath(session.layout.root, flattenedKey(image.layers.map((l) => l.diffId))), tempDir: session.layout.tempDir },
       workDir,
       populate: job.populate,
       tools: job.tools,

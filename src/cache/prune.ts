@@ -1,9 +1,12 @@
 import type { Digest } from '../oci/digest.js';
 import type { OciLayout } from './layout.js';
 import { listCachedImages } from './refs.js';
+import { flattenedKey, listFlattened, removeFlattened } from './flattened.js';
 
 export interface PruneReport {
   removed: Digest[];
+  /** Flattened root filesystems removed (see flattened.ts). */
+  flattened: number;
   freedBytes: number;
   staleTemps: number;
 }
@@ -12,18 +15,27 @@ export interface PruneReport {
 export const PRUNE_GRACE_MS = 10 * 60 * 1000;
 
 /**
- * Removes blobs no ref in index.json reaches (and, with `uncompressed`, the kept layer tars too),
- * plus temp files of dead processes.
+ * Removes blobs no ref in index.json reaches (and, with `uncompressed`, the kept layer tars and
+ * flattened root filesystems too), flattened root filesystems of layers no cached image has, and
+ * temp files of dead processes.
  */
 export async function pruneCache(layout: OciLayout, opts: { uncompressed?: boolean; graceMs?: number; now?: number } = {}): Promise<PruneReport> {
   const now = opts.now ?? Date.now();
   const grace = opts.graceMs ?? PRUNE_GRACE_MS;
   return layout.withIndexLock(async () => {
     const keep = new Set<Digest>();
+    const keepFlattened = new Set<string>();
     for (const image of await listCachedImages(layout)) {
       for (const digest of opts.uncompressed ? image.distributed : image.blobs) keep.add(digest);
+      if (!opts.uncompressed && image.uncompressed.length > 0) keepFlattened.add(flattenedKey(image.uncompressed));
     }
-    const report: PruneReport = { removed: [], freedBytes: 0, staleTemps: (await layout.cleanStaleTemps(now)).length };
+    const report: PruneReport = { removed: [], flattened: 0, freedBytes: 0, staleTemps: (await layout.cleanStaleTemps(now)).length };
+    for (const file of await listFlattened(layout.root)) {
+      if (keepFlattened.has(file.key) || now - file.mtimeMs < grace) continue;
+      await removeFlattened(file);
+      report.flattened++;
+      report.freedBytes += file.size;
+    }
     for (const blob of await layout.listBlobs()) {
       if (keep.has(blob.digest) || now - blob.mtimeMs < grace) continue;
       await layout.removeBlob(blob.digest);

@@ -1,6 +1,7 @@
-import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { flattenedKey, flattenedPath } from '../../src/cache/flattened.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OciLayout, REF_NAME_ANNOTATION } from '../../src/cache/layout.js';
 import { isStaleTemp, tempOwnerPid } from '../../src/cache/stale.js';
@@ -105,6 +106,46 @@ describe('OciLayout', () => {
     expect(report.removed).toEqual([sha256Digest(orphan)]);
     await expect(stat(stale)).rejects.toThrow();
     await expect(stat(live)).resolves.toBeTruthy();
+  });
+});
+
+describe('prune: flattened root filesystems', () => {
+  /** A cached image whose config names `diffIds`, recorded under a ref. */
+  async function cacheImage(diffIds: string[]): Promise<void> {
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds } }));
+    await layout.putBlob(sha256Digest(config), config);
+    const manifest = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: sha256Digest(config), size: config.length }, layers: [] }),
+    );
+    await layout.putBlob(sha256Digest(manifest), manifest);
+    await layout.setRef('example.com/kept:v1', { mediaType: MediaType.OciManifest, digest: sha256Digest(manifest), size: manifest.length });
+  }
+
+  async function flattened(diffIds: string[]): Promise<string> {
+    const path = flattenedPath(layout.root, flattenedKey(diffIds));
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, 'tar');
+    return path;
+  }
+
+  it('keeps the flattened tar of a cached image, drops one no image has, and with --uncompressed drops all', async () => {
+    const chain = [sha256Digest('layer one'), sha256Digest('layer two')];
+    await cacheImage(chain);
+    const kept = await flattened(chain);
+    const orphan = await flattened([sha256Digest('gone')]);
+    expect((await pruneCache(layout)).flattened).toBe(0);
+    const report = await pruneCache(layout, { graceMs: 0, now: Date.now() + 1000 });
+    expect(report.flattened).toBe(1);
+    await expect(stat(orphan)).rejects.toThrow();
+    await expect(stat(kept)).resolves.toBeTruthy();
+    expect((await pruneCache(layout, { uncompressed: true, graceMs: 0, now: Date.now() + 1000 })).flattened).toBe(1);
+    await expect(stat(kept)).rejects.toThrow();
+  });
+
+  it('names a chain by its layers in order and by the rootforge version', () => {
+    const [a, b] = [sha256Digest('a'), sha256Digest('b')];
+    expect(flattenedKey([a, b])).not.toBe(flattenedKey([b, a]));
+    expect(flattenedKey([a, b])).toMatch(/^[0-9a-f]{64}$/);
   });
 });
 

@@ -57,12 +57,12 @@ export function cacheCommand(context: CommandContext): Command {
 
   cache.addCommand(
     withCacheOptions(new Command('prune').description('remove blobs no cached image uses, and temp files of dead processes'))
-      .option('--uncompressed', 'also remove the uncompressed layer tars kept for fast builds')
+      .option('--uncompressed', 'also remove the uncompressed layer tars and flattened root filesystems kept for fast builds')
       .action(async (flags: CacheFlags) => {
         const layout = await openLayout(flags);
         const report = await pruneCache(layout, { uncompressed: Boolean(flags.uncompressed) });
         if (flags.json) printer.data(JSON.stringify(report, null, 2) + '\n');
-        else printer.log(`removed ${report.removed.length} blobs (${(report.freedBytes / 1e6).toFixed(1)} MB) and ${report.staleTemps} stale temp files`);
+        else printer.log(`removed ${report.removed.length} blobs and ${report.flattened} flattened root filesystems (${(report.freedBytes / 1e6).toFixed(1)} MB), and ${report.staleTemps} stale temp files`);
       }),
   );
   return cache;
