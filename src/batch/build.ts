@@ -50,13 +50,16 @@ export interface BuildResult {
 /** Builds one ext4 per image into outDir; a failed image never stops the others. */
 export async function build(options: BuildOptions): Promise<BuildResult> {
   const planned = planBatch([...(options.refs ?? []).map((ref) => ({ ref })), ...(options.images ?? [])], options.shard ? { shard: options.shard } : {});
-  const tools = await detectE2fsprogs(options.signal);
-  const populate = choosePopulate(options.populate, tools);
-  const inputs = new ImageInputs(options);
+  // Probing e2fsprogs runs mkfs twice; opening the cache and the output meanwhile hides part of it.
+  const detecting = detectE2fsprogs(options.signal);
+  detecting.catch(() => undefined);
   const session = await Session.open(options);
   try {
     await mkdir(options.outDir, { recursive: true });
     await cleanStaleWork([options.outDir, options.workDir ?? tmpdir()]);
+    const tools = await detecting;
+    const populate = choosePopulate(options.populate, tools);
+    const inputs = new ImageInputs(options);
     const started = Date.now();
     session.emit({ type: 'run-start', images: planned.length });
     const images = await mapLimit(planned, options.jobs ?? 2, async (image) => {
