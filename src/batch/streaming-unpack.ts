@@ -72,9 +72,9 @@ export class StreamingUnpack {
       get written() {
         return blob.written;
       },
+      // The chunk goes to the file and to zlib at once; feed never throws, so a failing write is the only error.
       write: async (chunk) => {
-        await blob.write(chunk);
-        await this.feed(chunk);
+        await Promise.all([blob.write(chunk), this.feed(chunk)]);
       },
       reset: async () => {
         await this.abandon();

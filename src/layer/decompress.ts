@@ -1,5 +1,5 @@
 /** The decompressor for a layer's media type, failing with ERR_DECOMPRESS on corrupt or truncated input. */
-import { PassThrough, type Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, type Transform, type TransformCallback, type TransformOptions } from 'node:stream';
 import zlib from 'node:zlib';
 import { RootforgeError } from '../errors.js';
 import { FzstdDecompress } from './fzstd-transform.js';
@@ -51,11 +51,17 @@ export function checkedNativeZstd(create: () => Transform): Transform {
   return mapErrors(stream, 'zstd');
 }
 
+/**
+ * 1 MiB output chunks instead of 16 KiB, since each costs a file write and a hash call downstream; and
+ * 4 MiB of input slack, so the download runs ahead while zlib works in its thread (zlib passes these
+ * stream options on, though its types do not list them).
+ */
+const GUNZIP_OPTIONS: zlib.ZlibOptions & TransformOptions = { chunkSize: 1 << 20, writableHighWaterMark: 4 << 20 };
+
 export function decompressStream(compression: Compression): Transform {
   switch (compression) {
     case 'gzip':
-      // 1 MiB output chunks instead of 16 KiB: each chunk costs a file write and a hash call downstream.
-      return mapErrors(zlib.createGunzip({ chunkSize: 1 << 20 }), 'gzip');
+      return mapErrors(zlib.createGunzip(GUNZIP_OPTIONS), 'gzip');
     case 'zstd':
       // Not Node's native zstd (22.15+): in Node 24 it stops silently after the first frame of a multi-frame layer.
       return new FzstdDecompress();
