@@ -55,6 +55,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   detecting.catch(() => undefined);
   const session = await Session.open(options);
   try {
+    await session.warmUpFor(planned.map((image) => image.location));
     await mkdir(options.outDir, { recursive: true });
     await cleanStaleWork([options.outDir, options.workDir ?? tmpdir()]);
     const tools = await detecting;

@@ -18,6 +18,8 @@ function workerFile(name: string): string {
 export interface LayerPool {
   /** `onProgress` gets the bytes of the blob fetched so far. */
   run(task: LayerTask, signal?: AbortSignal, onProgress?: (bytes: number) => void): Promise<LayerTaskResult>;
+  /** Starts one thread now (it loads the worker module), so the first download does not wait for it. */
+  warmUp(): void;
   destroy(): Promise<void>;
 }
 
@@ -28,11 +30,14 @@ export function defaultWorkerCount(): number {
 /** One Piscina pool for every image of a run: downloads, hashing and decompression share its threads. Started on first use: a warm build never needs it. */
 export function createLayerPool(workers = defaultWorkerCount()): LayerPool {
   let started: Promise<Piscina> | undefined;
-  const piscina = (): Promise<Piscina> =>
+  const piscina = (minThreads = 0): Promise<Piscina> =>
     (started ??= import('piscina').then(
-      ({ Piscina }) => new Piscina({ filename: workerFile('layer'), minThreads: 0, maxThreads: workers, idleTimeout: 1000, concurrentTasksPerWorker: 2 }),
+      ({ Piscina }) => new Piscina({ filename: workerFile('layer'), minThreads, maxThreads: workers, idleTimeout: 1000, concurrentTasksPerWorker: 2 }),
     ));
   return {
+    warmUp() {
+      piscina(1).catch(() => undefined);
+    },
     async run(task, signal, onProgress) {
       const pool = await piscina();
       const channel = onProgress ? new MessageChannel() : undefined;

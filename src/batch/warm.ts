@@ -26,6 +26,7 @@ export async function warm(options: WarmOptions): Promise<WarmResult> {
   const planned = planBatch([...(options.refs ?? []).map((ref) => ({ ref })), ...(options.images ?? [])], options.shard ? { shard: options.shard } : {});
   const session = await Session.open(options);
   try {
+    await session.warmUpFor(planned.map((image) => image.location));
     const started = Date.now();
     session.emit({ type: 'run-start', images: planned.length });
     const images = await mapLimit(planned, options.jobs ?? 4, (image) => warmOne(session, image));
