@@ -51,8 +51,10 @@ export function createLayerPool(workers = defaultWorkerCount()): LayerPool {
         channel?.port1.close();
       }
     },
+    // A pool that never started (its worker file missing, say) has nothing to stop; its error went to run().
     destroy: async () => {
-      if (started) await (await started).destroy();
+      const pool = await started?.catch(() => undefined);
+      await pool?.destroy();
     },
   };
 }

@@ -14,6 +14,7 @@ import type { RootfsPlan } from '../layer/flatten.js';
 import { mkfsFromTar, mkfsFromTarFile, type MkfsOptions } from '../ext4/mkfs.js';
 import type { ImageSize } from '../ext4/size.js';
 import { fsyncDir } from '../cache/atomic.js';
+import type { RootforgeError } from '../errors.js';
 
 export interface FlattenedStore {
   /** Where the merged tar of these layers is kept. */
@@ -39,10 +40,14 @@ export async function mkfsFromPlan(image: string, size: ImageSize, plan: RootfsP
   if (kept) {
     try {
       await mkfsFromTarFile(image, size, kept.fd, opts);
+      return;
+    } catch (error) {
+      // A kept tar mkfs cannot read (damaged on disk) is dropped and written afresh; any other failure is the build's.
+      if ((error as RootforgeError).code !== 'ERR_TOOL_FAILED') throw error;
+      await rm(store.path, { force: true });
     } finally {
       await kept.close();
     }
-    return;
   }
   const temp = join(store.tempDir, `${process.pid}-${randomBytes(6).toString('hex')}-flattened.tar`);
   try {

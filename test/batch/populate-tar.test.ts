@@ -1,5 +1,5 @@
-import { copyFile, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
@@ -49,6 +49,16 @@ describe('mkfs from the merged tar as a file on stdin', () => {
     const second = join(dir, 'second.ext4');
     await mkfsFromPlan(second, computeImageSize(plan.entries()), plan, store, OPTS);
     expect(motd(second)).toBe('other content\n');
+  });
+
+  it('drops a kept tar mkfs cannot read and writes it afresh', async () => {
+    const { dir, plan, store } = await setup();
+    await mkdir(dirname(store.path), { recursive: true });
+    await writeFile(store.path, Buffer.alloc(4096, 0x41));
+    const image = join(dir, 'rewritten.ext4');
+    await mkfsFromPlan(image, computeImageSize(plan.entries()), plan, store, OPTS);
+    expect(motd(image)).toBe('hello from the layer\n');
+    expect((await readFile(store.path)).equals(await tarBytes(plan))).toBe(true);
   });
 
   it('pipes the tar instead when the cache refuses the file, and keeps nothing', async () => {
