@@ -55,23 +55,31 @@ class Chunker {
   }
 }
 
-async function* mergedTar(plan: RootfsPlan, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+/** The merged tar piece by piece: headers, content slices, padding. */
+async function* tarPieces(plan: RootfsPlan, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
   const entries = plan.entries();
-  const out = new Chunker();
   // Every directory before anything inside it: mke2fs looks each parent up and fails when it is missing.
-  for (const entry of entries) if (entry.type === 'dir') yield* out.add(encodeTarHeader(record(entry)));
+  for (const entry of entries) if (entry.type === 'dir') yield encodeTarHeader(record(entry));
   // Symlinks, devices and fifos carry no content; plan order puts each hardlink after its target.
   for (const entry of entries) {
     if (entry.type === 'dir' || entry.type === 'file') continue;
-    yield* out.add(encodeTarHeader(entry.hardlinkTo === undefined ? record(entry) : hardlink(entry)));
+    yield encodeTarHeader(entry.hardlinkTo === undefined ? record(entry) : hardlink(entry));
   }
   for await (const { planned, content } of plannedFiles(plan, signal)) {
-    yield* out.add(encodeTarHeader(record(planned.file)));
-    for await (const chunk of content) yield* out.add(chunk);
-    yield* out.add(tarPadding(planned.size));
-    for (const link of planned.links) yield* out.add(encodeTarHeader(hardlink(link)));
+    yield encodeTarHeader(record(planned.file));
+    yield* content;
+    yield tarPadding(planned.size);
+    for (const link of planned.links) yield encodeTarHeader(hardlink(link));
   }
-  yield* out.add(TAR_END);
+  yield TAR_END;
+}
+
+/** The pieces gathered into chunks. No `yield*` over arrays: Node 24 ends a destroyed stream's generator with throw(), which array iterators lack. */
+async function* mergedTar(plan: RootfsPlan, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+  const out = new Chunker();
+  for await (const piece of tarPieces(plan, signal)) {
+    for (const chunk of out.add(piece)) yield chunk;
+  }
   const rest = out.take();
   if (rest.length > 0) yield rest;
 }
