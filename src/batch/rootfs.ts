@@ -2,10 +2,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LayerSource } from '../layer/types.js';
 import { planRootfs } from '../layer/plan.js';
-import { mergedTarStream } from '../layer/merged-tar.js';
 import { materializeTree } from '../layer/stage-dir.js';
 import { computeImageSize } from '../ext4/size.js';
-import { mkfsFromDir, mkfsFromTar } from '../ext4/mkfs.js';
+import { mkfsFromDir } from '../ext4/mkfs.js';
 import { fixupOps, type FixupPlan } from '../ext4/fixup.js';
 import { buildDebugfsScript } from '../ext4/debugfs-script.js';
 import { runDebugfs } from '../ext4/debugfs.js';
@@ -45,8 +44,8 @@ export interface RootfsJob {
   populate: 'tar' | 'dir';
   tools: E2fsTools;
   options: RootfsBuildOptions;
-  /** Where the merged tar of these layers is kept between builds (tar path); without it, the tar is piped to mkfs. */
-  flattened?: FlattenedStore;
+  /** Where the merged tar of these layers is kept between builds (tar path). */
+  flattened: FlattenedStore;
   /** The user's --overlay and --inject files, added after the guest files. */
   userFiles: GuestFile[];
   /** UUID and hash seed for mkfs, and SOURCE_DATE_EPOCH for mkfs and debugfs: what makes the output reproducible. */
@@ -102,8 +101,7 @@ export async function buildRootfs(job: RootfsJob): Promise<RootfsBuilt> {
   const staged = { modes: new Map<string, number>(), runnerUid: process.getuid?.() ?? 0, runnerGid: process.getgid?.() ?? 0, tempDir };
   let fixup: FixupPlan;
   if (job.populate === 'tar') {
-    const { flattened } = job;
-    await timed('mkfs', () => (flattened ? mkfsFromPlan(job.imagePath, size, plan, flattened, mkfsOptions) : mkfsFromTar(job.imagePath, size, mergedTarStream(plan, { signal }), mkfsOptions)));
+    await timed('mkfs', () => mkfsFromPlan(job.imagePath, size, plan, job.flattened, mkfsOptions));
     fixup = fixupOps(entries, 'tar', staged);
   } else {
     const staging = join(job.workDir, 'rootfs');

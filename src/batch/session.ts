@@ -169,8 +169,15 @@ export class Session {
    * its start-up (about 0.2 s) overlaps resolving instead of delaying the first download.
    */
   async warmUpFor(locations: readonly ImageLocation[]): Promise<void> {
-    const complete = new Set((await listCachedImages(this.layout).catch(() => [])).filter((image) => image.complete).map((image) => image.name));
-    if (locations.some((location) => location.transport !== 'docker' || !complete.has(formatReference(location.ref)))) this.pool.warmUp();
+    const names = new Set<string>();
+    for (const location of locations) {
+      // Local layouts and archives are copied in by the workers; only registry images can be complete already.
+      if (location.transport !== 'docker') return this.pool.warmUp();
+      names.add(formatReference(location.ref));
+    }
+    const cached = await listCachedImages(this.layout, names).catch(() => []);
+    const complete = new Set(cached.filter((image) => image.complete).map((image) => image.name));
+    if ([...names].some((name) => !complete.has(name))) this.pool.warmUp();
   }
 
   /** Stops the pool and removes this process's own temp files (a pool thread killed mid-write leaves one) and unpacked archives. */

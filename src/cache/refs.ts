@@ -18,12 +18,13 @@ export interface CachedImage {
   complete: boolean;
 }
 
-/** The images index.json names, with the blobs each one reaches. */
-export async function listCachedImages(layout: OciLayout): Promise<CachedImage[]> {
+/** The images index.json names (only those in `names`, when given), with the blobs each one reaches. */
+export async function listCachedImages(layout: OciLayout, names?: ReadonlySet<string>): Promise<CachedImage[]> {
   const index = await layout.readIndex();
   const images: CachedImage[] = [];
   for (const descriptor of index.manifests) {
     const name = descriptor.annotations?.[REF_NAME_ANNOTATION] ?? descriptor.digest;
+    if (names && !names.has(name)) continue;
     const image: CachedImage = { name, manifestDigest: descriptor.digest, blobs: [descriptor.digest], distributed: [descriptor.digest], uncompressed: [], size: 0, complete: false };
     if (descriptor.platform) image.platform = [descriptor.platform.os, descriptor.platform.architecture, descriptor.platform.variant].filter(Boolean).join('/');
     images.push(image);

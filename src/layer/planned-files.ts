@@ -1,8 +1,10 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { RootforgeError, asRootforgeError } from '../errors.js';
 import { throwIfAborted } from './abort.js';
+import { ReadAhead } from '../fs/read-ahead.js';
 import type { PlannedContent, RootfsPlan } from './flatten.js';
 import { layerLabel } from './layer-reader.js';
+import { tarChecksum } from './tar-header.js';
 import type { LayerSource } from './types.js';
 
 const BLOCK = 512;
@@ -24,9 +26,7 @@ function headerNumber(field: Buffer): number {
 
 /** True when `block` is an intact tar header of a regular file of `size` bytes: what the index said sits before this content. */
 function headerMatches(block: Buffer, size: number): boolean {
-  let sum = 8 * 0x20;
-  for (let i = 0; i < BLOCK; i++) if (i < 148 || i >= 156) sum += block[i]!;
-  if (headerNumber(block.subarray(148, 156)) !== sum || !REGULAR_TYPEFLAGS.has(block[156]!)) return false;
+  if (headerNumber(block.subarray(148, 156)) !== tarChecksum(block) || !REGULAR_TYPEFLAGS.has(block[156]!)) return false;
   // Sizes past the 11-digit field travel in a PAX record, and the field then holds anything.
   return size >= 8 ** 11 || headerNumber(block.subarray(124, 136)) === size;
 }
@@ -35,13 +35,16 @@ function headerMatches(block: Buffer, size: number): boolean {
 class LayerWindow {
   private window: Buffer = Buffer.alloc(0);
   private start = 0;
-  private ahead: { position: number; read: Promise<{ buffer: Buffer; bytesRead: number }> } | undefined;
+  // The files a plan keeps mostly follow each other, so the next window is read while this one is used.
+  private readonly reader: ReadAhead;
 
   private constructor(
     private readonly handle: FileHandle,
     private readonly layer: LayerSource,
     private readonly index: number,
-  ) {}
+  ) {
+    this.reader = new ReadAhead(handle, WINDOW);
+  }
 
   static async open(layer: LayerSource, index: number): Promise<LayerWindow> {
     try {
@@ -71,23 +74,10 @@ class LayerWindow {
   }
 
   private async fill(position: number): Promise<void> {
-    const ahead = this.ahead;
-    this.ahead = undefined;
-    const { buffer, bytesRead } = ahead && ahead.position === position ? await ahead.read : await this.read(position);
-    if (bytesRead === 0) throw this.changed(`ends before byte ${position}`);
-    this.window = buffer.subarray(0, bytesRead);
+    const block = await this.reader.block(position);
+    if (block.length === 0) throw this.changed(`ends before byte ${position}`);
+    this.window = block;
     this.start = position;
-    // Read the next window while this one is used: the files a plan keeps mostly follow each other.
-    if (bytesRead === WINDOW) {
-      const next = position + WINDOW;
-      const read = this.read(next);
-      read.catch(() => undefined);
-      this.ahead = { position: next, read };
-    }
-  }
-
-  private read(position: number): Promise<{ buffer: Buffer; bytesRead: number }> {
-    return this.handle.read(Buffer.allocUnsafe(WINDOW), 0, WINDOW, position);
   }
 
   changed(why: string): RootforgeError {
@@ -98,7 +88,7 @@ class LayerWindow {
   }
 
   async close(): Promise<void> {
-    await this.ahead?.read.catch(() => undefined);
+    await this.reader.settle();
     await this.handle.close();
   }
 }

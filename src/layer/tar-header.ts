@@ -34,6 +34,13 @@ export function tarPadding(size: number): Buffer {
   return rest === 0 ? Buffer.alloc(0) : Buffer.alloc(BLOCK - rest);
 }
 
+/** A header block's checksum: the sum of its bytes, with the checksum field itself counted as spaces. */
+export function tarChecksum(block: Buffer): number {
+  let sum = 8 * 0x20;
+  for (let i = 0; i < BLOCK; i++) if (i < 148 || i >= 156) sum += block[i]!;
+  return sum;
+}
+
 function writeOctal(block: Buffer, offset: number, width: number, value: number): void {
   block.write(value.toString(8).padStart(width - 1, '0'), offset, width - 1, 'latin1');
 }
@@ -64,10 +71,7 @@ function ustarBlock(f: UstarFields): Buffer {
   block.write('ustar\u000000', 257, 8, 'latin1');
   writeOctal(block, 329, 8, f.devMajor ?? 0);
   writeOctal(block, 337, 8, f.devMinor ?? 0);
-  block.fill(0x20, 148, 156);
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += block[i]!;
-  block.write(`${sum.toString(8).padStart(6, '0')}\u0000 `, 148, 8, 'latin1');
+  block.write(`${tarChecksum(block).toString(8).padStart(6, '0')}\u0000 `, 148, 8, 'latin1');
   return block;
 }
 

@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { ReadAhead } from '../fs/read-ahead.js';
 import { RootforgeError } from '../errors.js';
 
 export type Digest = `sha256:${string}`;
@@ -40,27 +41,18 @@ const HASH_CHUNK = 4 << 20;
 export async function sha256File(path: string, signal?: AbortSignal): Promise<Digest> {
   const hash = newHasher();
   const handle = await open(path, 'r');
+  // 4 MiB blocks read ahead while the last one is hashed: 2.5x the speed of a read stream here.
+  const reader = new ReadAhead(handle, HASH_CHUNK, true);
   try {
-    // Two 4 MiB buffers: the next read runs while this one is hashed (2.5x the speed of a read stream here).
-    const buffers = [Buffer.allocUnsafe(HASH_CHUNK), Buffer.allocUnsafe(HASH_CHUNK)];
-    let position = 0;
-    let which = 0;
-    const readInto = (buffer: Buffer, at: number): Promise<{ bytesRead: number; buffer: Buffer }> => {
-      const read = handle.read(buffer, 0, HASH_CHUNK, at);
-      read.catch(() => undefined);
-      return read;
-    };
-    let next = readInto(buffers[which]!, position);
-    for (;;) {
-      const { bytesRead, buffer } = await next;
-      if (bytesRead === 0) break;
+    for (let position = 0; ; ) {
+      const block = await reader.block(position);
+      if (block.length === 0) break;
       signal?.throwIfAborted();
-      position += bytesRead;
-      which ^= 1;
-      next = readInto(buffers[which]!, position);
-      hash.update(buffer.subarray(0, bytesRead));
+      hash.update(block);
+      position += block.length;
     }
   } finally {
+    await reader.settle();
     await handle.close();
   }
   return hasherDigest(hash);
