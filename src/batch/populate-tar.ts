@@ -4,12 +4,11 @@
  * piped fill of a Debian-sized image about 0.5 s slower than writing the file and reading it back.
  * The file is kept in the cache, so a rebuild of the same layers starts mkfs at once.
  */
-import { createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
 import { mergedTarStream } from '../layer/merged-tar.js';
+import { writeMergedTarFile } from '../layer/merged-tar-file.js';
 import type { RootfsPlan } from '../layer/flatten.js';
 import { mkfsFromTar, mkfsFromTarFile, type MkfsOptions } from '../ext4/mkfs.js';
 import type { ImageSize } from '../ext4/size.js';
@@ -53,7 +52,7 @@ export async function mkfsFromPlan(image: string, size: ImageSize, plan: RootfsP
   try {
     try {
       await mkdir(dirname(store.path), { recursive: true });
-      await pipeline(mergedTarStream(plan, opts.signal ? { signal: opts.signal } : {}), createWriteStream(temp, { flags: 'wx', highWaterMark: 1 << 20 }));
+      await writeMergedTarFile(plan, temp, opts.signal ? { signal: opts.signal } : {});
     } catch (error) {
       if (!CANNOT_KEEP.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
       await rm(temp, { force: true });

@@ -26,37 +26,59 @@ const CHUNK = 1 << 20;
 /** Pieces this large go out as they are: copying them would cost more than the write it saves. */
 const PASS_THROUGH = 64 * 1024;
 
-/** Gathers small buffers into CHUNK-sized ones; copying is cheaper than a stream write per piece. */
+/** Buffers a reusing Chunker rotates through: one being filled, one being written, one spare. */
+const RING = 3;
+
+/**
+ * Gathers small buffers into CHUNK-sized ones; copying is cheaper than a stream write per piece.
+ * With `reuse`, chunks come from a ring of three buffers and every piece is copied: fresh buffers cost
+ * a page fault per 4 KiB, so a consumer that writes each chunk before it takes the one after next
+ * saves those faults.
+ */
 class Chunker {
-  private chunk = Buffer.allocUnsafe(CHUNK);
+  private readonly ring: Buffer[];
+  private turn = 0;
+  private chunk: Buffer;
   private used = 0;
 
-  /** Adds bytes; returns what is ready to go out, in order. */
-  add(bytes: Buffer): Buffer[] {
-    if (bytes.length >= PASS_THROUGH) return this.used > 0 ? [this.take(), bytes] : [bytes];
-    const full: Buffer[] = [];
+  constructor(private readonly reuse: boolean) {
+    this.ring = reuse ? Array.from({ length: RING }, () => Buffer.allocUnsafe(CHUNK)) : [];
+    this.chunk = reuse ? this.ring[0]! : Buffer.allocUnsafe(CHUNK);
+  }
+
+  /** Adds bytes, yielding each chunk as it fills; a reused chunk is overwritten once the caller resumes twice more. */
+  *add(bytes: Buffer): Generator<Buffer> {
+    if (!this.reuse && bytes.length >= PASS_THROUGH) {
+      if (this.used > 0) yield this.take();
+      yield bytes;
+      return;
+    }
     let from = 0;
     while (from < bytes.length) {
       const n = bytes.copy(this.chunk, this.used, from);
       this.used += n;
       from += n;
-      if (this.used === CHUNK) full.push(this.take());
+      if (this.used === CHUNK) yield this.take();
     }
-    return full;
   }
 
-  /** What is gathered so far (possibly nothing); a small remainder is copied out, so the chunk can be filled again. */
+  /** What is gathered so far (possibly nothing); a small fresh remainder is copied out, so the chunk can be filled again. */
   take(): Buffer {
     const gathered = this.chunk.subarray(0, this.used);
     this.used = 0;
+    if (this.reuse) {
+      this.turn = (this.turn + 1) % RING;
+      this.chunk = this.ring[this.turn]!;
+      return gathered;
+    }
     if (gathered.length < CHUNK / 4) return Buffer.from(gathered);
     this.chunk = Buffer.allocUnsafe(CHUNK);
     return gathered;
   }
 }
 
-/** The merged tar piece by piece: headers, content slices, padding. */
-async function* tarPieces(plan: RootfsPlan, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+/** The merged tar piece by piece: headers, content slices, padding. With `reuseBuffers`, each piece is valid only until the next. */
+async function* tarPieces(plan: RootfsPlan, signal: AbortSignal | undefined, reuseBuffers: boolean): AsyncGenerator<Buffer> {
   const entries = plan.entries();
   // Every directory before anything inside it: mke2fs looks each parent up and fails when it is missing.
   for (const entry of entries) if (entry.type === 'dir') yield encodeTarHeader(record(entry));
@@ -65,7 +87,7 @@ async function* tarPieces(plan: RootfsPlan, signal: AbortSignal | undefined): As
     if (entry.type === 'dir' || entry.type === 'file') continue;
     yield encodeTarHeader(entry.hardlinkTo === undefined ? record(entry) : hardlink(entry));
   }
-  for await (const { planned, content } of plannedFiles(plan, signal)) {
+  for await (const { planned, content } of plannedFiles(plan, signal, { reuseBuffers })) {
     yield encodeTarHeader(record(planned.file));
     yield* content;
     yield tarPadding(planned.size);
@@ -74,10 +96,20 @@ async function* tarPieces(plan: RootfsPlan, signal: AbortSignal | undefined): As
   yield TAR_END;
 }
 
-/** The pieces gathered into chunks. No `yield*` over arrays: Node 24 ends a destroyed stream's generator with throw(), which array iterators lack. */
-async function* mergedTar(plan: RootfsPlan, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
-  const out = new Chunker();
-  for await (const piece of tarPieces(plan, signal)) {
+export interface MergedTarOptions {
+  signal?: AbortSignal;
+  /**
+   * Chunks share a ring of three buffers, and the layers are read into reused windows: the consumer
+   * must be done with each chunk before it asks for the one after next (at most one write in flight).
+   */
+  reuseBuffers?: boolean;
+}
+
+/** The merged tar in chunks of about 1 MiB. No `yield*` over arrays: Node 24 ends a destroyed stream's generator with throw(), which array iterators lack. */
+export async function* mergedTarChunks(plan: RootfsPlan, opts: MergedTarOptions = {}): AsyncGenerator<Buffer> {
+  const reuse = opts.reuseBuffers ?? false;
+  const out = new Chunker(reuse);
+  for await (const piece of tarPieces(plan, opts.signal, reuse)) {
     for (const chunk of out.add(piece)) yield chunk;
   }
   const rest = out.take();
@@ -87,7 +119,7 @@ async function* mergedTar(plan: RootfsPlan, signal: AbortSignal | undefined): As
 /** The final tree as a tar stream; pulls from the layer files only as fast as it is read, and fails on abort. */
 export function mergedTarStream(plan: RootfsPlan, opts: { signal?: AbortSignal } = {}): Readable {
   const { signal } = opts;
-  const stream = Readable.from(mergedTar(plan, signal), { objectMode: false, highWaterMark: 1 << 20 });
+  const stream = Readable.from(mergedTarChunks(plan, signal ? { signal } : {}), { objectMode: false, highWaterMark: 1 << 20 });
   if (signal) {
     const onAbort = (): void => {
       stream.destroy(new RootforgeError('ERR_ABORTED', 'interrupted', { cause: signal.reason }));

@@ -42,13 +42,14 @@ class LayerWindow {
     private readonly handle: FileHandle,
     private readonly layer: LayerSource,
     private readonly index: number,
+    reuseBuffers: boolean,
   ) {
-    this.reader = new ReadAhead(handle, WINDOW);
+    this.reader = new ReadAhead(handle, WINDOW, reuseBuffers);
   }
 
-  static async open(layer: LayerSource, index: number): Promise<LayerWindow> {
+  static async open(layer: LayerSource, index: number, reuseBuffers: boolean): Promise<LayerWindow> {
     try {
-      return new LayerWindow(await open(layer.path, 'r'), layer, index);
+      return new LayerWindow(await open(layer.path, 'r'), layer, index, reuseBuffers);
     } catch (error) {
       const e = asRootforgeError(error, 'ERR_CACHE');
       e.blob ??= layer.diffId;
@@ -56,7 +57,7 @@ class LayerWindow {
     }
   }
 
-  /** The bytes [from, to), as slices of fresh windows: the caller may keep them. */
+  /** The bytes [from, to), as slices of windows: the caller may keep them unless windows are reused, when each is valid until the next. */
   async *range(from: number, to: number): AsyncGenerator<Buffer> {
     let position = from;
     while (position < to) {
@@ -67,9 +68,10 @@ class LayerWindow {
     }
   }
 
+  /** The bytes [from, to) in a buffer of their own: a reused window may be read over before a range ends. */
   async bytes(from: number, to: number): Promise<Buffer> {
     const parts: Buffer[] = [];
-    for await (const part of this.range(from, to)) parts.push(part);
+    for await (const part of this.range(from, to)) parts.push(Buffer.from(part));
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
@@ -97,12 +99,17 @@ class LayerWindow {
  * Every file the plan keeps, with its content read from the layers at the offsets their index gave;
  * the consumer must drain each content before asking for the next. Each file's header block is
  * checked first, so a layer that changed since it was indexed fails instead of feeding wrong bytes.
+ * With `reuseBuffers`, each content slice is valid only until the next one is asked for.
  */
-export async function* plannedFiles(plan: RootfsPlan, signal?: AbortSignal): AsyncGenerator<{ planned: PlannedContent; content: AsyncIterable<Buffer> }> {
+export async function* plannedFiles(
+  plan: RootfsPlan,
+  signal?: AbortSignal,
+  opts: { reuseBuffers?: boolean } = {},
+): AsyncGenerator<{ planned: PlannedContent; content: AsyncIterable<Buffer> }> {
   for (const [index, layer] of plan.layers.entries()) {
     const planned = [...plan.contents(index).values()].sort((a, b) => a.offset - b.offset);
     if (planned.length === 0) continue;
-    const window = await LayerWindow.open(layer, index);
+    const window = await LayerWindow.open(layer, index, opts.reuseBuffers ?? false);
     try {
       for (const file of planned) {
         throwIfAborted(signal);

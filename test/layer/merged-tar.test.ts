@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { scanLayer } from '../../src/layer/layer-index.js';
 import { mergedTarStream } from '../../src/layer/merged-tar.js';
+import { writeMergedTarFile } from '../../src/layer/merged-tar-file.js';
 import { planRootfs, type RootfsPlan } from '../../src/layer/plan.js';
 import type { TarSpec } from '../helpers/tar.js';
 import { debugfs, e2fsck, inodeStat, mkfsFromTar } from './e2fs.js';
@@ -254,5 +255,37 @@ describe('mergedTarStream', () => {
     const chunks: Buffer[] = [];
     for await (const chunk of Readable.from(mergedTarStream(plan))) chunks.push(chunk as Buffer);
     expect(Buffer.concat(chunks).length).toBe(512 + 1024);
+  });
+});
+
+describe('writeMergedTarFile', () => {
+  it('writes the bytes the stream gives, through reused chunk and window buffers', async () => {
+    // Random contents of many sizes, so a buffer overwritten before it is written shows as changed bytes.
+    const bytes = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + seed * 7919) % 251));
+    const sizes = [0, 1, 511, 512, 513, 70_000, 1 << 20, (1 << 20) + 1, 3_500_000, 65_536, 200_000];
+    const lower: TarSpec[] = sizes.map((n, i) => ({ name: `big/f${i}`, content: bytes(n, i) }));
+    for (let i = 0; i < 400; i++) lower.push({ name: `small/s${i}`, content: bytes(1 + ((i * 977) % 9000), i + 100) });
+    const upper: TarSpec[] = [{ name: 'big/f6', content: bytes(2_222_222, 999) }, { name: 'small/s7', content: 'replaced' }];
+    const plan = await planOf([lower, upper]);
+    const path = join(await scratch(), 'merged-file.tar');
+    await writeMergedTarFile(plan, path);
+    const fromStream = await readFile(await writeMerged(plan));
+    const fromFile = await readFile(path);
+    expect(fromFile.length).toBe(fromStream.length);
+    expect(fromFile.equals(fromStream)).toBe(true);
+    const back = new Map((await readBack(path)).map((r) => [r.name, r]));
+    expect(back.get('big/f6')!.content).toBe(bytes(2_222_222, 999).toString());
+    expect(back.get('big/f8')!.content).toBe(bytes(3_500_000, 8).toString());
+    expect(back.get('small/s7')!.content).toBe('replaced');
+  });
+
+  it('refuses to overwrite a file and stops on abort', async () => {
+    const plan = await planOf(LAYERS);
+    const path = join(await scratch(), 'taken.tar');
+    await writeMergedTarFile(plan, path);
+    expect((await failure(writeMergedTarFile(plan, path))).code).toBe('EEXIST');
+    const controller = new AbortController();
+    controller.abort();
+    expect((await failure(writeMergedTarFile(plan, join(await scratch(), 'aborted.tar'), { signal: controller.signal }))).code).toBe('ERR_ABORTED');
   });
 });

@@ -1,0 +1,30 @@
+/** Writes the merged tar to a new file, reusing its buffers: one write in flight while the next chunk is gathered. */
+import { open, type FileHandle } from 'node:fs/promises';
+import type { RootfsPlan } from './flatten.js';
+import { mergedTarChunks } from './merged-tar.js';
+
+async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
+  let done = 0;
+  while (done < chunk.length) {
+    const { bytesWritten } = await handle.write(chunk, done, chunk.length - done);
+    done += bytesWritten;
+  }
+}
+
+/** Creates `path` (which must not exist) holding the merged tar of `plan`. */
+export async function writeMergedTarFile(plan: RootfsPlan, path: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  const handle = await open(path, 'wx');
+  let writing: Promise<void> | undefined;
+  try {
+    for await (const chunk of mergedTarChunks(plan, { ...opts, reuseBuffers: true })) {
+      // The chunk before this one must be written before its buffer comes round again.
+      await writing;
+      writing = writeAll(handle, chunk);
+    }
+    await writing;
+  } finally {
+    // A failed read leaves a write that may fail too; it must settle before the close, and not go unhandled.
+    await writing?.catch(() => undefined);
+    await handle.close();
+  }
+}
