@@ -1,5 +1,6 @@
 /** Reads a file in large blocks, the next block already on its way while the caller uses this one. */
 import type { FileHandle } from 'node:fs/promises';
+import { borrowBuffer, returnBuffers } from './buffer-pool.js';
 
 interface PendingRead {
   position: number;
@@ -40,10 +41,14 @@ export class ReadAhead {
     return block;
   }
 
-  /** Waits for a read still in flight, so the handle can be closed. */
+  /** Waits for a read still in flight, so the handle can be closed; reused buffers go back to the pool, so no block may be used after this. */
   async settle(): Promise<void> {
     if (this.ahead) await this.release(this.ahead);
     this.ahead = undefined;
+    if (!this.reuseBuffers) return;
+    if (this.lent) this.spare.push(this.lent);
+    this.lent = undefined;
+    returnBuffers(this.spare.splice(0));
   }
 
   private async release(pending: PendingRead): Promise<void> {
@@ -52,7 +57,7 @@ export class ReadAhead {
   }
 
   private read(position: number): PendingRead {
-    const buffer = (this.reuseBuffers && this.spare.pop()) || Buffer.allocUnsafe(this.blockSize);
+    const buffer = this.reuseBuffers ? (this.spare.pop() ?? borrowBuffer(this.blockSize)) : Buffer.allocUnsafe(this.blockSize);
     const read = this.handle.read(buffer, 0, this.blockSize, position).then(({ bytesRead }) => buffer.subarray(0, bytesRead));
     // A read the caller never asks for must not become an unhandled rejection.
     read.catch(() => undefined);

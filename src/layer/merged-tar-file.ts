@@ -1,7 +1,8 @@
 /** Writes the merged tar to a new file, reusing its buffers: one write in flight while the next chunk is gathered. */
 import { open, type FileHandle } from 'node:fs/promises';
+import { borrowBuffer, returnBuffers } from '../fs/buffer-pool.js';
 import type { RootfsPlan } from './flatten.js';
-import { mergedTarChunks } from './merged-tar.js';
+import { MERGED_TAR_CHUNK, mergedTarChunks } from './merged-tar.js';
 
 async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
   let done = 0;
@@ -14,9 +15,10 @@ async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
 /** Creates `path` (which must not exist) holding the merged tar of `plan`. */
 export async function writeMergedTarFile(plan: RootfsPlan, path: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
   const handle = await open(path, 'wx');
+  const ring = [borrowBuffer(MERGED_TAR_CHUNK), borrowBuffer(MERGED_TAR_CHUNK), borrowBuffer(MERGED_TAR_CHUNK)];
   let writing: Promise<void> | undefined;
   try {
-    for await (const chunk of mergedTarChunks(plan, { ...opts, reuseBuffers: true })) {
+    for await (const chunk of mergedTarChunks(plan, { ...opts, ring })) {
       // The chunk before this one must be written before its buffer comes round again.
       await writing;
       writing = writeAll(handle, chunk);
@@ -26,5 +28,6 @@ export async function writeMergedTarFile(plan: RootfsPlan, path: string, opts: {
     // A failed read leaves a write that may fail too; it must settle before the close, and not go unhandled.
     await writing?.catch(() => undefined);
     await handle.close();
+    returnBuffers(ring);
   }
 }

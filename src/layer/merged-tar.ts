@@ -21,34 +21,28 @@ function hardlink(entry: RootfsEntry): TarRecord {
 }
 
 /** Output chunk size: one pipe write per MiB instead of one per header, content slice and padding. */
-const CHUNK = 1 << 20;
+export const MERGED_TAR_CHUNK = 1 << 20;
 
 /** Pieces this large go out as they are: copying them would cost more than the write it saves. */
 const PASS_THROUGH = 64 * 1024;
 
-/** Buffers a reusing Chunker rotates through: one being filled, one being written, one spare. */
-const RING = 3;
-
 /**
- * Gathers small buffers into CHUNK-sized ones; copying is cheaper than a stream write per piece.
- * With `reuse`, chunks come from a ring of three buffers and every piece is copied: fresh buffers cost
- * a page fault per 4 KiB, so a consumer that writes each chunk before it takes the one after next
- * saves those faults.
+ * Gathers small buffers into chunks; copying is cheaper than a stream write per piece. Given a ring
+ * of buffers, it fills them in turn and copies every piece: fresh buffers cost a page fault per
+ * 4 KiB, which a consumer that is done with each chunk before the ring comes round saves.
  */
 class Chunker {
-  private readonly ring: Buffer[];
   private turn = 0;
   private chunk: Buffer;
   private used = 0;
 
-  constructor(private readonly reuse: boolean) {
-    this.ring = reuse ? Array.from({ length: RING }, () => Buffer.allocUnsafe(CHUNK)) : [];
-    this.chunk = reuse ? this.ring[0]! : Buffer.allocUnsafe(CHUNK);
+  constructor(private readonly ring: readonly Buffer[] | undefined) {
+    this.chunk = ring?.[0] ?? Buffer.allocUnsafe(MERGED_TAR_CHUNK);
   }
 
-  /** Adds bytes, yielding each chunk as it fills; a reused chunk is overwritten once the caller resumes twice more. */
+  /** Adds bytes, yielding each chunk as it fills. */
   *add(bytes: Buffer): Generator<Buffer> {
-    if (!this.reuse && bytes.length >= PASS_THROUGH) {
+    if (!this.ring && bytes.length >= PASS_THROUGH) {
       if (this.used > 0) yield this.take();
       yield bytes;
       return;
@@ -58,7 +52,7 @@ class Chunker {
       const n = bytes.copy(this.chunk, this.used, from);
       this.used += n;
       from += n;
-      if (this.used === CHUNK) yield this.take();
+      if (this.used === this.chunk.length) yield this.take();
     }
   }
 
@@ -66,13 +60,13 @@ class Chunker {
   take(): Buffer {
     const gathered = this.chunk.subarray(0, this.used);
     this.used = 0;
-    if (this.reuse) {
-      this.turn = (this.turn + 1) % RING;
+    if (this.ring) {
+      this.turn = (this.turn + 1) % this.ring.length;
       this.chunk = this.ring[this.turn]!;
       return gathered;
     }
-    if (gathered.length < CHUNK / 4) return Buffer.from(gathered);
-    this.chunk = Buffer.allocUnsafe(CHUNK);
+    if (gathered.length < MERGED_TAR_CHUNK / 4) return Buffer.from(gathered);
+    this.chunk = Buffer.allocUnsafe(MERGED_TAR_CHUNK);
     return gathered;
   }
 }
@@ -99,17 +93,18 @@ async function* tarPieces(plan: RootfsPlan, signal: AbortSignal | undefined, reu
 export interface MergedTarOptions {
   signal?: AbortSignal;
   /**
-   * Chunks share a ring of three buffers, and the layers are read into reused windows: the consumer
-   * must be done with each chunk before it asks for the one after next (at most one write in flight).
+   * Buffers the caller owns (at least three) for the chunks to be gathered in, in turn; the layers are
+   * then read into reused windows too. The caller must be done with each chunk before it asks for the
+   * one after next (at most one write in flight), and may reuse the ring once it has stopped.
    */
-  reuseBuffers?: boolean;
+  ring?: readonly Buffer[];
 }
 
-/** The merged tar in chunks of about 1 MiB. No `yield*` over arrays: Node 24 ends a destroyed stream's generator with throw(), which array iterators lack. */
+/** The merged tar in chunks. No `yield*` over arrays: Node 24 ends a destroyed stream's generator with throw(), which array iterators lack. */
 export async function* mergedTarChunks(plan: RootfsPlan, opts: MergedTarOptions = {}): AsyncGenerator<Buffer> {
-  const reuse = opts.reuseBuffers ?? false;
-  const out = new Chunker(reuse);
-  for await (const piece of tarPieces(plan, opts.signal, reuse)) {
+  if (opts.ring && opts.ring.length < 3) throw new RootforgeError('ERR_INTERNAL', 'a merged tar ring needs at least three buffers');
+  const out = new Chunker(opts.ring);
+  for await (const piece of tarPieces(plan, opts.signal, opts.ring !== undefined)) {
     for (const chunk of out.add(piece)) yield chunk;
   }
   const rest = out.take();

@@ -6,7 +6,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { scanLayer } from '../../src/layer/layer-index.js';
-import { mergedTarStream } from '../../src/layer/merged-tar.js';
+import { MERGED_TAR_CHUNK, mergedTarChunks, mergedTarStream } from '../../src/layer/merged-tar.js';
 import { writeMergedTarFile } from '../../src/layer/merged-tar-file.js';
 import { planRootfs, type RootfsPlan } from '../../src/layer/plan.js';
 import type { TarSpec } from '../helpers/tar.js';
@@ -277,6 +277,26 @@ describe('writeMergedTarFile', () => {
     expect(back.get('big/f6')!.content).toBe(bytes(2_222_222, 999).toString());
     expect(back.get('big/f8')!.content).toBe(bytes(3_500_000, 8).toString());
     expect(back.get('small/s7')!.content).toBe('replaced');
+  });
+
+  it('keeps each ring chunk intact until the consumer asks for the one after next', async () => {
+    const bytes = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + seed * 7919) % 251));
+    const plan = await planOf([[{ name: 'a', content: bytes(3_000_000, 1) }, { name: 'b', content: bytes(1_500_000, 2) }]]);
+    const expected = await readFile(await writeMerged(plan));
+    // Each chunk is copied only when the next one arrives, as a write still in flight would read it.
+    const consume = async (ring: Buffer[]): Promise<Buffer> => {
+      const copies: Buffer[] = [];
+      let held: Buffer | undefined;
+      for await (const chunk of mergedTarChunks(plan, { ring })) {
+        if (held) copies.push(Buffer.from(held));
+        held = chunk;
+      }
+      if (held) copies.push(Buffer.from(held));
+      return Buffer.concat(copies);
+    };
+    const ring = (): Buffer[] => [Buffer.alloc(MERGED_TAR_CHUNK), Buffer.alloc(MERGED_TAR_CHUNK), Buffer.alloc(MERGED_TAR_CHUNK)];
+    expect((await consume(ring())).equals(expected)).toBe(true);
+    expect((await failure(consume(ring().slice(0, 2)))).code).toBe('ERR_INTERNAL');
   });
 
   it('refuses to overwrite a file and stops on abort', async () => {
