@@ -39,6 +39,8 @@ async function total(files: string[], file: string, args: (path: string) => stri
 
 async function mkfsSeconds(image: PreparedImage, source: string, out: string, env: Record<string, string>, mkfs: string): Promise<number> {
   await createSparse(out, image.size.bytes);
+  // Timed like the tools: with nothing of earlier runs left to write back.
+  await run('sync', []);
   const options: RunOptions = { env, stdout: 'discard' };
   const { seconds } = source === '-'
     ? await withInput(image.flatTar, (fd) => run(mkfs, mkfsArgs(out, image.size, '-'), { ...options, stdin: fd }))

@@ -1,6 +1,7 @@
 // One timed, memory-sampled run of a tool over a workload's images.
 import { mapLimit } from '../../src/batch/limit.js';
 import { RssSampler } from './rss-sampler.js';
+import { run } from './spawn.js';
 import type { PreparedImage } from './prepare.js';
 
 export type Tool = 'rootforge' | 'standard' | 'crane';
@@ -31,6 +32,8 @@ export interface ImageOutcome {
 }
 
 export async function measure(fn: (sampler: RssSampler) => Promise<ImageOutcome[]>): Promise<Sample> {
+  // The last tool's unwritten gigabytes would otherwise be flushed during this run, slowing whoever fsyncs.
+  await run('sync', []);
   const sampler = new RssSampler();
   sampler.start();
   const started = performance.now();
