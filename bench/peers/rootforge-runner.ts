@@ -6,7 +6,7 @@ import type { ImageResult } from '../../src/batch/image-result.js';
 import { measure, type Mode, type Sample, type ToolRun } from './measure.js';
 import { run } from './spawn.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/launch.js', import.meta.url));
 
 /** Cold starts from an empty cache; warm reuses the cache the cold run filled and rebuilds with --force. */
 export async function runRootforge(tool: ToolRun, mode: Mode): Promise<Sample> {

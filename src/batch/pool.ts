@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../package-root.js';
 import { MessageChannel } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
@@ -8,9 +9,10 @@ import { fromErrorInfo, RootforgeError } from '../errors.js';
 import type { LayerTask, LayerTaskResult } from './layer-task.js';
 import type { LayerWorkerReply } from '../../workers/layer.js';
 
-/** The compiled worker; under vitest too, since worker threads cannot load TypeScript. */
+/** The bundled worker beside the bundled CLI; otherwise the compiled one, under vitest too, since worker threads cannot load TypeScript. */
 function workerFile(name: string): string {
-  const file = join(packageRoot(), 'dist', 'workers', `${name}.js`);
+  const here = dirname(fileURLToPath(import.meta.url));
+  const file = basename(here) === 'bundle' ? join(here, `${name}-worker.js`) : join(packageRoot(), 'dist', 'workers', `${name}.js`);
   if (!existsSync(file)) throw new RootforgeError('ERR_INTERNAL', `worker ${file} not found; run npm run build`);
   return file;
 }

@@ -98,7 +98,7 @@ describe('rootforge warm --events', () => {
   });
 
   it('streams events as JSON lines and ends with the summary', async () => {
-    const result = await execa('node', [join(import.meta.dirname, '../../dist/src/cli/main.js'), 'warm', `${reg.host}/events/img:v1`, '--cache-dir', join(dir, 'cache'), '--events'], { env: { NO_COLOR: '1' } });
+    const result = await execa('node', [join(import.meta.dirname, '../../dist/src/cli/launch.js'), 'warm', `${reg.host}/events/img:v1`, '--cache-dir', join(dir, 'cache'), '--events'], { env: { NO_COLOR: '1' } });
     const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; bytes?: number; totalBytes?: number });
     expect(lines[0]?.type).toBe('run-start');
     expect(lines.at(-1)?.type).toBe('summary');
@@ -106,7 +106,7 @@ describe('rootforge warm --events', () => {
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.at(-1)).toMatchObject({ bytes: progress.at(-1)?.totalBytes });
     expect(lines.map((l) => l.type)).toEqual(expect.arrayContaining(['image-start', 'stage', 'layer', 'image-done', 'run-done']));
-    const both = await execa('node', [join(import.meta.dirname, '../../dist/src/cli/main.js'), 'warm', `${reg.host}/events/img:v1`, '--events', '--json'], { reject: false });
+    const both = await execa('node', [join(import.meta.dirname, '../../dist/src/cli/launch.js'), 'warm', `${reg.host}/events/img:v1`, '--events', '--json'], { reject: false });
     expect(both.exitCode).toBe(2);
   });
 });

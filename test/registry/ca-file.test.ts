@@ -11,7 +11,7 @@ import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { makeTestCa, type TestCa } from '../helpers/test-ca.js';
 import { expectedDigests, pullDigests } from './support.js';
 
-const MAIN = join(import.meta.dirname, '../../dist/src/cli/main.js');
+const MAIN = join(import.meta.dirname, '../../dist/src/cli/launch.js');
 const fast = { retries: 0, retryBaseMs: 10, timeoutMs: 5000 };
 
 let dir: string;
