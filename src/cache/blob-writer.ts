@@ -19,10 +19,17 @@ export interface ExpectedBlob {
  * Streams a blob into a temp file inside the layout while hashing it; the blob
  * appears under its final name only after its size and digest were verified.
  */
+/** Bytes written after which a flush to disk starts in the background, so the fsync at commit waits only for the tail. */
+const EARLY_FLUSH_BYTES = 16 << 20;
+
 export class BlobWriter implements BlobSink {
   written = 0;
   private hash: Hash = newHasher();
   private finished = false;
+  private flushedUpTo = 0;
+  private flushing: Promise<void> | undefined;
+  // Linux reports a writeback error to one fsync per open file only: one the early flush saw must fail the commit.
+  private flushError: unknown;
 
   private constructor(
     private readonly handle: FileHandle,
@@ -51,9 +58,31 @@ export class BlobWriter implements BlobSink {
     }
     this.hash.update(chunk);
     this.written += chunk.byteLength;
+    if (!this.flushing && this.written - this.flushedUpTo >= EARLY_FLUSH_BYTES) this.flushEarly();
+  }
+
+  private flushEarly(): void {
+    const upTo = this.written;
+    this.flushing = this.handle.datasync().then(
+      () => {
+        this.flushedUpTo = upTo;
+        this.flushing = undefined;
+      },
+      (error: unknown) => {
+        this.flushError ??= error;
+        this.flushing = undefined;
+      },
+    );
+  }
+
+  /** Waits for an early flush in flight, so the file can be truncated, synced or closed. */
+  private async settleFlush(): Promise<void> {
+    await this.flushing;
   }
 
   async reset(): Promise<void> {
+    await this.settleFlush();
+    this.flushedUpTo = 0;
     await this.handle.truncate(0);
     this.hash = newHasher();
     this.written = 0;
@@ -70,6 +99,8 @@ export class BlobWriter implements BlobSink {
       if (actual !== digest) {
         throw new RootforgeError('ERR_DIGEST_MISMATCH', `content hashes to ${actual}, expected ${digest}`, { blob: digest });
       }
+      await this.settleFlush();
+      if (this.flushError !== undefined) throw this.flushError;
       await this.handle.sync();
       await this.handle.close();
       this.finished = true;
@@ -86,6 +117,7 @@ export class BlobWriter implements BlobSink {
   async abort(): Promise<void> {
     if (!this.finished) {
       this.finished = true;
+      await this.settleFlush();
       await this.handle.close().catch(() => undefined);
     }
     await rm(this.tempPath, { force: true });
