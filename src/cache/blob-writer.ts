@@ -15,13 +15,13 @@ export interface ExpectedBlob {
   maxBytes?: number;
 }
 
+/** Bytes written after which a flush to disk starts in the background, so the fsync at commit waits only for the tail. */
+const EARLY_FLUSH_BYTES = 16 << 20;
+
 /**
  * Streams a blob into a temp file inside the layout while hashing it; the blob
  * appears under its final name only after its size and digest were verified.
  */
-/** Bytes written after which a flush to disk starts in the background, so the fsync at commit waits only for the tail. */
-const EARLY_FLUSH_BYTES = 16 << 20;
-
 export class BlobWriter implements BlobSink {
   written = 0;
   private hash: Hash = newHasher();
