@@ -5,11 +5,12 @@
  * and nothing around the staging root changed. ROOTFORGE_SOAK=1 runs 20 times as many cases;
  * ROOTFORGE_SEED and ROOTFORGE_PATH replay the case fast-check reports.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mergedTarStream } from '../../src/layer/merged-tar.js';
+import { writeMergedTarFile } from '../../src/layer/merged-tar-file.js';
 import { planRootfs, type RootfsPlan } from '../../src/layer/plan.js';
 import { materializeTree } from '../../src/layer/stage-dir.js';
 import { tempDir, writeLayers } from '../helpers/tar.js';
@@ -79,6 +80,16 @@ async function checkOutputs(plan: RootfsPlan, expected: ModelTree, area: Sentine
     await emptyDir(area.stage);
   }
   expect(await tarView(mergedTarStream(plan))).toEqual(modelTarView(expected));
+  // Builds write the tar to a file through reused buffers: it must be the stream's bytes exactly.
+  const file = join(area.stage, 'merged.tar');
+  try {
+    await writeMergedTarFile(plan, file);
+    const streamed: Buffer[] = [];
+    for await (const chunk of mergedTarStream(plan)) streamed.push(chunk as Buffer);
+    expect((await readFile(file)).equals(Buffer.concat(streamed))).toBe(true);
+  } finally {
+    await rm(file, { force: true });
+  }
 }
 
 describe('layer replay against the reference model', () => {
