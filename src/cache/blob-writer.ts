@@ -6,6 +6,7 @@ import { RootforgeError } from '../errors.js';
 import type { BlobSink } from '../oci/blob-sink.js';
 import { hasherDigest, newHasher, type Digest } from '../oci/digest.js';
 import { fsyncDir } from './atomic.js';
+import { writeAll } from '../fs/write-all.js';
 
 export interface ExpectedBlob {
   digest: Digest;
@@ -51,11 +52,7 @@ export class BlobWriter implements BlobSink {
         ? new RootforgeError('ERR_SIZE_MISMATCH', `blob is larger than its declared size of ${this.expected.size} bytes`, { blob: this.expected.digest })
         : new RootforgeError('ERR_LIMIT_EXCEEDED', `content exceeds the limit of ${limit} bytes`, { blob: this.expected.digest });
     }
-    let offset = 0;
-    while (offset < chunk.byteLength) {
-      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.byteLength - offset, this.written + offset);
-      offset += bytesWritten;
-    }
+    await writeAll(this.handle, chunk, this.written);
     this.hash.update(chunk);
     this.written += chunk.byteLength;
     if (!this.flushing && this.written - this.flushedUpTo >= EARLY_FLUSH_BYTES) this.flushEarly();

@@ -1,16 +1,9 @@
 /** Writes the merged tar to a new file, reusing its buffers: one write in flight while the next chunk is gathered. */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { borrowBuffer, returnBuffers } from '../fs/buffer-pool.js';
+import { writeAll } from '../fs/write-all.js';
 import type { RootfsPlan } from './flatten.js';
 import { MERGED_TAR_CHUNK, mergedTarChunks } from './merged-tar.js';
-
-async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
-  let done = 0;
-  while (done < chunk.length) {
-    const { bytesWritten } = await handle.write(chunk, done, chunk.length - done);
-    done += bytesWritten;
-  }
-}
 
 /** Creates `path` (which must not exist) holding the merged tar of `plan`. */
 export async function writeMergedTarFile(plan: RootfsPlan, path: string, opts: { signal?: AbortSignal } = {}): Promise<void> {

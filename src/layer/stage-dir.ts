@@ -1,12 +1,13 @@
 /** Writes the planned tree into an empty staging directory as an unprivileged user, for `mkfs.ext4 -d dir`. */
 import { constants } from 'node:fs';
-import { chmod, link, lstat, lutimes, mkdir, open, readdir, symlink, type FileHandle } from 'node:fs/promises';
+import { chmod, link, lstat, lutimes, mkdir, open, readdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RootforgeError, asRootforgeError } from '../errors.js';
 import { throwIfAborted } from './abort.js';
 import { mapLimit } from '../batch/limit.js';
 import type { RootfsPlan } from './flatten.js';
 import { plannedFiles } from './planned-files.js';
+import { writeAll } from '../fs/write-all.js';
 import type { RootfsEntry, StagedInfo } from './types.js';
 
 // O_NOFOLLOW|O_EXCL: a file is only ever created new, never opened through a symlink or over something present.
@@ -35,13 +36,6 @@ async function assertEmptyDir(dir: string): Promise<void> {
   if (!info.isDirectory()) throw new RootforgeError('ERR_INTERNAL', `staging directory ${dir} is not a directory`);
   const names = await step(dir, () => readdir(dir));
   if (names.length > 0) throw new RootforgeError('ERR_INTERNAL', `staging directory ${dir} is not empty`);
-}
-
-async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
-  for (let at = 0; at < chunk.length; ) {
-    const { bytesWritten } = await handle.write(chunk, at, chunk.length - at);
-    at += bytesWritten;
-  }
 }
 
 /** Streams one file's content from its layer entry into a new file. */
