@@ -38,6 +38,7 @@ async function runTool(tool: Tool, run: ToolRun, tools: PeerTools, samples: Samp
   if (tool === 'crane') return add('cold', await runCrane(run, tools)).outputs;
   const once = (mode: Mode): Promise<Sample> => (tool === 'rootforge' ? runRootforge(run, mode) : runStandard(run, mode, tools));
   add('cold', await once('cold'));
+  if (tool === 'rootforge') add('rebuild', await once('rebuild'));
   return add('warm', await once('warm')).outputs;
 }
 

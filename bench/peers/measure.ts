@@ -5,7 +5,8 @@ import { run } from './spawn.js';
 import type { PreparedImage } from './prepare.js';
 
 export type Tool = 'rootforge' | 'standard' | 'crane';
-export type Mode = 'cold' | 'warm';
+/** rebuild: rootforge's warm cache, but --force, so the image is built again rather than copied from the cache. */
+export type Mode = 'cold' | 'warm' | 'rebuild';
 
 export interface Sample {
   /** Wall time for all the workload's images. */

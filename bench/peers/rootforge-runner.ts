@@ -8,7 +8,10 @@ import { run } from './spawn.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/launch.js', import.meta.url));
 
-/** Cold starts from an empty cache; warm reuses the cache the cold run filled and rebuilds with --force. */
+/**
+ * Cold starts from an empty cache. Warm reuses the cache the earlier runs filled, as a user's next
+ * build would: the kept image is copied out. Rebuild also reuses it, but --force builds the image again.
+ */
 export async function runRootforge(tool: ToolRun, mode: Mode): Promise<Sample> {
   const cacheDir = join(tool.dir, 'cache');
   const outDir = join(tool.dir, 'out');
@@ -17,13 +20,15 @@ export async function runRootforge(tool: ToolRun, mode: Mode): Promise<Sample> {
   const args = [
     CLI, 'build', ...tool.images.map((i) => i.ref),
     '--out', outDir, '--cache-dir', cacheDir, '--work-dir', tool.dir,
-    '--jobs', String(tool.jobs), '--force', '--json',
+    '--jobs', String(tool.jobs), '--json',
+    ...(mode === 'rebuild' ? ['--force'] : []),
   ];
   return measure(async (sampler) => {
     const { stdout } = await run(process.execPath, args, { sampler });
     const { images } = JSON.parse(stdout) as { images: ImageResult[] };
     return images.map((image) => {
       if (image.status !== 'ok' || !image.output) throw new Error(`rootforge failed on ${image.ref}: ${JSON.stringify(image.error)}`);
+      if (Boolean(image.fromCache) !== (mode === 'warm')) throw new Error(`rootforge ${mode}: ${image.ref} was ${image.fromCache ? '' : 'not '}copied from the cache`);
       return { stages: image.seconds ?? {}, output: image.output };
     });
   });

@@ -1,9 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { RootforgeError, toErrorInfo, withContext } from '../errors.js';
-import { sha256File, type Digest } from '../oci/digest.js';
 import { deriveIdentity, epochFromCreated } from '../ext4/identity.js';
 import { describeOffset, firstDifference } from '../ext4/compare.js';
 import { writeFileAtomic, fsyncDir } from '../cache/atomic.js';
@@ -23,6 +22,8 @@ import { imageConfigSummary, type Sidecar } from './sidecar.js';
 import { buildRootfs, type RootfsBuildOptions } from './rootfs.js';
 import { detectE2fsprogs, choosePopulate } from '../ext4/tools.js';
 import { flattenedKey, flattenedPath } from '../cache/flattened.js';
+import { copyKeptImage, keepImage } from '../cache/kept-images.js';
+import { syncAndHash } from '../fs/sync-and-hash.js';
 import type { UserFileOptions, UserFiles } from '../inject/user-files.js';
 
 export interface BuildOptions extends SessionOptions, RootfsBuildOptions, UserFileOptions {
@@ -41,6 +42,8 @@ export interface BuildOptions extends SessionOptions, RootfsBuildOptions, UserFi
   force?: boolean;
   /** Rebuild into a temp file and compare with the existing output and its sidecar, keeping the output untouched. */
   check?: boolean;
+  /** Keep each built image in the cache (a hard link) and copy it out when the same build comes again (default true). */
+  imageCache?: boolean;
 }
 
 export interface BuildResult {
@@ -128,6 +131,19 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
       return result;
     }
 
+    const imageCache = options.imageCache !== false && !options.check;
+    if (imageCache && !options.force) {
+      const kept = await timed('copy', () => copyKeptImage<Sidecar>(session.layout.root, buildKey, tempImage, signal));
+      if (kept) {
+        await publish(tempImage, output, sidecarPath, { ...kept, ref: refText, name: canonical });
+        Object.assign(result, { status: 'ok', output, sha256: kept.sha256, reproducible: kept.reproducible, fromCache: true } satisfies Partial<ImageResult>);
+        result.seconds = seconds;
+        session.emit({ type: 'image-done', image: refText, status: 'ok', output, seconds });
+        return result;
+      }
+      delete seconds.copy;
+    }
+
     const sourceDateEpoch = options.sourceDateEpoch ?? epochFromCreated(image.config.created);
     const workRoot = options.workDir ?? tmpdir();
     await mkdir(workRoot, { recursive: true });
@@ -147,7 +163,7 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
       timed,
       warn: (message) => session.emit({ type: 'warning', image: refText, message }),
     });
-    await timed('write', async () => {
+    const sidecar = await timed('write', async (): Promise<Sidecar | undefined> => {
       const sha256 = await syncAndHash(tempImage, signal);
       const sidecar: Sidecar = {
         ref: refText,
@@ -174,12 +190,17 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
       result.reproducible = sidecar.reproducible;
       if (options.check) {
         await checkAgainst(output, sidecarPath, tempImage, sidecar);
-        return;
+        return undefined;
       }
-      await rename(tempImage, output);
-      await fsyncDir(dirname(output));
-      await writeFileAtomic(sidecarPath, JSON.stringify(sidecar, null, 2) + '\n');
+      await publish(tempImage, output, sidecarPath, sidecar);
+      return sidecar;
     });
+    if (imageCache && sidecar) {
+      // The output stands either way; failing to keep it only means the next build is not a copy.
+      await keepImage(session.layout.root, session.layout.tempDir, buildKey, output, sidecar).catch((error: unknown) =>
+        session.emit({ type: 'warning', image: refText, message: `could not keep the image in the cache: ${(error as Error).message}` }),
+      );
+    }
     result.status = 'ok';
     result.output = output;
   } catch (error) {
@@ -210,15 +231,11 @@ function computeBuildKey(image: ResolvedImage, options: BuildOptions, job: Image
   return createHash('sha256').update(JSON.stringify(shaping)).digest('hex');
 }
 
-/** fsyncs the finished image (so a crash never leaves a renamed but unwritten file) and hashes it; the two overlap. */
-async function syncAndHash(path: string, signal?: AbortSignal): Promise<Digest> {
-  const handle = await open(path, 'r+');
-  try {
-    const [, digest] = await Promise.all([handle.sync(), sha256File(path, signal)]);
-    return digest;
-  } finally {
-    await handle.close();
-  }
+/** Renames the synced image to its final name, then writes its sidecar: a sidecar never names an image that is not there. */
+async function publish(tempImage: string, output: string, sidecarPath: string, sidecar: Sidecar): Promise<void> {
+  await rename(tempImage, output);
+  await fsyncDir(dirname(output));
+  await writeFileAtomic(sidecarPath, JSON.stringify(sidecar, null, 2) + '\n');
 }
 
 /** --check: the rebuild must equal the existing output byte for byte, and the sidecar must name its hash. */

@@ -1,6 +1,6 @@
 import type { ErrorInfo } from '../errors.js';
 
-export type Stage = 'resolve' | 'download' | 'replay' | 'stage' | 'mkfs' | 'debugfs' | 'finish' | 'write';
+export type Stage = 'resolve' | 'download' | 'replay' | 'stage' | 'mkfs' | 'debugfs' | 'finish' | 'write' | 'copy';
 
 /** What a run reports while it goes; the CLI renders these, library users may follow them. Times are Date.now() milliseconds. */
 export type RunEvent =

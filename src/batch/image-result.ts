@@ -24,6 +24,8 @@ export interface ImageResult {
   /** sha256 of the built image, and whether a rebuild reproduces it (build only). */
   sha256?: Digest;
   reproducible?: boolean;
+  /** The image was copied from one kept in the cache by an earlier build with the same build key. */
+  fromCache?: boolean;
   /** Seconds spent per stage. */
   seconds?: Record<string, number>;
   error?: ErrorInfo;

@@ -7,6 +7,7 @@ import type { BlobSink } from '../oci/blob-sink.js';
 import { hasherDigest, newHasher, type Digest } from '../oci/digest.js';
 import { fsyncDir } from './atomic.js';
 import { writeAll } from '../fs/write-all.js';
+import { EarlyFlush } from '../fs/early-flush.js';
 
 export interface ExpectedBlob {
   digest: Digest;
@@ -16,9 +17,6 @@ export interface ExpectedBlob {
   maxBytes?: number;
 }
 
-/** Bytes written after which a flush to disk starts in the background, so the fsync at commit waits only for the tail. */
-const EARLY_FLUSH_BYTES = 16 << 20;
-
 /**
  * Streams a blob into a temp file inside the layout while hashing it; the blob
  * appears under its final name only after its size and digest were verified.
@@ -27,17 +25,16 @@ export class BlobWriter implements BlobSink {
   written = 0;
   private hash: Hash = newHasher();
   private finished = false;
-  private flushedUpTo = 0;
-  private flushing: Promise<void> | undefined;
-  // Linux reports a writeback error to one fsync per open file only: one the early flush saw must fail the commit.
-  private flushError: unknown;
+  private readonly flush: EarlyFlush;
 
   private constructor(
     private readonly handle: FileHandle,
     readonly tempPath: string,
     readonly finalPath: string,
     readonly expected: ExpectedBlob,
-  ) {}
+  ) {
+    this.flush = new EarlyFlush(handle);
+  }
 
   static async create(tempDir: string, finalPath: string, expected: ExpectedBlob): Promise<BlobWriter> {
     const tempPath = join(tempDir, `${process.pid}-${randomBytes(6).toString('hex')}-${expected.digest.slice(7, 19)}.partial`);
@@ -55,31 +52,11 @@ export class BlobWriter implements BlobSink {
     await writeAll(this.handle, chunk, this.written);
     this.hash.update(chunk);
     this.written += chunk.byteLength;
-    if (!this.flushing && this.written - this.flushedUpTo >= EARLY_FLUSH_BYTES) this.flushEarly();
-  }
-
-  private flushEarly(): void {
-    const upTo = this.written;
-    this.flushing = this.handle.datasync().then(
-      () => {
-        this.flushedUpTo = upTo;
-        this.flushing = undefined;
-      },
-      (error: unknown) => {
-        this.flushError ??= error;
-        this.flushing = undefined;
-      },
-    );
-  }
-
-  /** Waits for an early flush in flight, so the file can be truncated, synced or closed. */
-  private async settleFlush(): Promise<void> {
-    await this.flushing;
+    this.flush.wrote(this.written);
   }
 
   async reset(): Promise<void> {
-    await this.settleFlush();
-    this.flushedUpTo = 0;
+    await this.flush.reset();
     await this.handle.truncate(0);
     this.hash = newHasher();
     this.written = 0;
@@ -96,9 +73,7 @@ export class BlobWriter implements BlobSink {
       if (actual !== digest) {
         throw new RootforgeError('ERR_DIGEST_MISMATCH', `content hashes to ${actual}, expected ${digest}`, { blob: digest });
       }
-      await this.settleFlush();
-      if (this.flushError !== undefined) throw this.flushError;
-      await this.handle.sync();
+      await this.flush.sync();
       await this.handle.close();
       this.finished = true;
       // Replacing a blob another process published first is harmless: both were verified against one digest.
@@ -114,7 +89,7 @@ export class BlobWriter implements BlobSink {
   async abort(): Promise<void> {
     if (!this.finished) {
       this.finished = true;
-      await this.settleFlush();
+      await this.flush.settle();
       await this.handle.close().catch(() => undefined);
     }
     await rm(this.tempPath, { force: true });

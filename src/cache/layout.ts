@@ -8,6 +8,7 @@ import { writeFileAtomic } from './atomic.js';
 import { BlobWriter, type ExpectedBlob } from './blob-writer.js';
 import { isStaleTemp } from './stale.js';
 import { acquireDirLock, removeIfAbandoned, type ReleaseLock } from './dir-lock.js';
+import { KEPT_IMAGES_DIR } from './kept-images.js';
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 const TEMP_DIR = '.rootforge-tmp';
@@ -148,10 +149,13 @@ export class OciLayout {
   async cleanStaleTemps(now = Date.now()): Promise<string[]> {
     const removed: string[] = [];
     const inTemp = (await readdir(this.tempDir).catch(() => [] as string[])).map((name) => ({ name, path: join(this.tempDir, name) }));
-    // Index files are written atomically beside their final name, so a killed writer leaves its temp there.
-    const indexDir = join(this.root, LAYER_INDEX_DIR);
-    const inIndex = (await readdir(indexDir).catch(() => [] as string[])).filter((name) => name.endsWith('.tmp')).map((name) => ({ name, path: join(indexDir, name) }));
-    for (const { name, path } of [...inTemp, ...inIndex]) {
+    // Index files and kept-image records are written atomically beside their final name, so a killed writer leaves its temp there.
+    const besideFinal = [];
+    for (const dir of [join(this.root, LAYER_INDEX_DIR), join(this.root, KEPT_IMAGES_DIR)]) {
+      const names = await readdir(dir).catch(() => [] as string[]);
+      besideFinal.push(...names.filter((name) => name.endsWith('.tmp')).map((name) => ({ name, path: join(dir, name) })));
+    }
+    for (const { name, path } of [...inTemp, ...besideFinal]) {
       if (name.endsWith('.lock')) {
         if (await removeIfAbandoned(path)) removed.push(path);
         continue;

@@ -2,11 +2,15 @@ import type { Digest } from '../oci/digest.js';
 import type { OciLayout } from './layout.js';
 import { listCachedImages } from './refs.js';
 import { flattenedKey, listFlattened, removeFlattened } from './flattened.js';
+import { dropKeptImage, listKeptImages, orphanedKeptImages } from './kept-images.js';
+import { rm, stat } from 'node:fs/promises';
 
 export interface PruneReport {
   removed: Digest[];
   /** Flattened root filesystems removed (see flattened.ts). */
   flattened: number;
+  /** Built images kept for rebuilds that were removed (see kept-images.ts). */
+  keptImages: number;
   freedBytes: number;
   staleTemps: number;
 }
@@ -16,20 +20,37 @@ export const PRUNE_GRACE_MS = 10 * 60 * 1000;
 
 /**
  * Removes blobs no ref in index.json reaches (and, with `uncompressed`, the kept layer tars and
- * flattened root filesystems too), flattened root filesystems of layers no cached image has, and
- * temp files of dead processes.
+ * flattened root filesystems too), flattened root filesystems of layers no cached image has, kept
+ * built images of manifests no ref names (with `images`, all of them), and temp files of dead processes.
  */
-export async function pruneCache(layout: OciLayout, opts: { uncompressed?: boolean; graceMs?: number; now?: number } = {}): Promise<PruneReport> {
+export async function pruneCache(layout: OciLayout, opts: { uncompressed?: boolean; images?: boolean; graceMs?: number; now?: number } = {}): Promise<PruneReport> {
   const now = opts.now ?? Date.now();
   const grace = opts.graceMs ?? PRUNE_GRACE_MS;
   return layout.withIndexLock(async () => {
     const keep = new Set<Digest>();
     const keepFlattened = new Set<string>();
+    const keepManifests = new Set<Digest>();
     for (const image of await listCachedImages(layout)) {
+      keepManifests.add(image.manifestDigest);
       for (const digest of opts.uncompressed ? image.distributed : image.blobs) keep.add(digest);
       if (!opts.uncompressed && image.uncompressed.length > 0) keepFlattened.add(flattenedKey(image.uncompressed));
     }
-    const report: PruneReport = { removed: [], flattened: 0, freedBytes: 0, staleTemps: (await layout.cleanStaleTemps(now)).length };
+    const report: PruneReport = { removed: [], flattened: 0, keptImages: 0, freedBytes: 0, staleTemps: (await layout.cleanStaleTemps(now)).length };
+    for (const kept of await listKeptImages(layout.root)) {
+      // A changed entry can never be used again; others stay while a ref names their manifest, or they are new.
+      const wanted = kept.unchanged && (keepManifests.has(kept.facts.manifestDigest) || now - kept.mtimeMs < grace);
+      if (wanted && !opts.images) continue;
+      await dropKeptImage(kept);
+      report.keptImages++;
+      report.freedBytes += kept.freeableBytes;
+    }
+    for (const orphan of await orphanedKeptImages(layout.root)) {
+      const s = await stat(orphan).catch(() => undefined);
+      if (!s || now - s.mtimeMs < grace) continue;
+      await rm(orphan, { force: true });
+      report.keptImages++;
+      report.freedBytes += s.nlink > 1 ? 0 : s.blocks * 512;
+    }
     for (const file of await listFlattened(layout.root)) {
       if (keepFlattened.has(file.key) || now - file.mtimeMs < grace) continue;
       await removeFlattened(file);

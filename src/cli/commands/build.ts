@@ -18,6 +18,8 @@ interface BuildFlags extends CommonFlags {
   uuid?: string;
   sourceDateEpoch?: number;
   check?: boolean;
+  /** false for --no-image-cache. */
+  imageCache?: boolean;
   overlayOwner?: { uid: number; gid: number };
 }
 
@@ -62,6 +64,7 @@ export function buildCommand(context: CommandContext): Command {
     .option('--work-dir <dir>', 'where staging directories go (default: $TMPDIR)')
     .option('--force', 'rebuild even when an output from the same manifest and options exists')
     .option('--check', 'rebuild into a temp file and compare with the existing output and its sidecar (exit 0 if identical)')
+    .option('--no-image-cache', 'neither keep the built images in the cache (a hard link each) nor copy one an earlier build kept')
     .option('--uuid <uuid>', 'filesystem UUID (default: derived from the manifest digest and the options)', uuidArg)
     .option('--source-date-epoch <seconds>', 'timestamp of everything mkfs and debugfs create (default: the image config\'s created time, or the newest file time if later)', epochArg)
     .action(async (args: string[], flags: BuildFlags) => {
@@ -84,6 +87,7 @@ export function buildCommand(context: CommandContext): Command {
         ...(typeof flags.inject === 'string' ? { injectFile: flags.inject } : {}),
         force: Boolean(flags.force),
         check: Boolean(flags.check),
+        imageCache: flags.imageCache !== false,
         ...(flags.uuid ? { uuid: flags.uuid } : {}),
         ...(flags.sourceDateEpoch !== undefined ? { sourceDateEpoch: flags.sourceDateEpoch } : {}),
         onEvent: renderer.onEvent,

@@ -11,6 +11,7 @@ interface CacheFlags {
   json?: boolean;
   fix?: boolean;
   uncompressed?: boolean;
+  images?: boolean;
 }
 
 function withCacheOptions(command: Command): Command {
@@ -41,28 +42,29 @@ export function cacheCommand(context: CommandContext): Command {
   );
 
   cache.addCommand(
-    withCacheOptions(new Command('verify').description('re-hash every blob; exit 1 if any is bad'))
-      .option('--fix', 'remove the bad blobs')
+    withCacheOptions(new Command('verify').description('re-hash every blob and kept image; exit 1 if any is bad'))
+      .option('--fix', 'remove the bad blobs and kept images')
       .action(async (flags: CacheFlags) => {
         const layout = await openLayout(flags);
         const report = await verifyCache(layout, { fix: Boolean(flags.fix), signal: context.signal });
         if (flags.json) printer.data(JSON.stringify(report, null, 2) + '\n');
         else {
-          for (const digest of report.bad) printer.data(`${digest}\n`);
-          printer.log(`${report.checked} blobs checked, ${report.bad.length} bad${flags.fix ? `, ${report.removed.length} removed` : ''}`);
+          for (const bad of [...report.bad, ...report.badKeptImages]) printer.data(`${bad}\n`);
+          printer.log(`${report.checked} blobs checked, ${report.bad.length} bad${flags.fix ? `, ${report.removed.length} removed` : ''}; ${report.keptImagesChecked} kept images checked, ${report.badKeptImages.length} bad${flags.fix ? ' and removed' : ''}`);
         }
-        context.exitCode = report.bad.length > 0 ? 1 : 0;
+        context.exitCode = report.bad.length + report.badKeptImages.length > 0 ? 1 : 0;
       }),
   );
 
   cache.addCommand(
     withCacheOptions(new Command('prune').description('remove blobs no cached image uses, and temp files of dead processes'))
       .option('--uncompressed', 'also remove the uncompressed layer tars and flattened root filesystems kept for fast builds')
+      .option('--images', 'also remove every built image kept for rebuilds (by default only those of images no longer cached)')
       .action(async (flags: CacheFlags) => {
         const layout = await openLayout(flags);
-        const report = await pruneCache(layout, { uncompressed: Boolean(flags.uncompressed) });
+        const report = await pruneCache(layout, { uncompressed: Boolean(flags.uncompressed), images: Boolean(flags.images) });
         if (flags.json) printer.data(JSON.stringify(report, null, 2) + '\n');
-        else printer.log(`removed ${report.removed.length} blobs and ${report.flattened} flattened root filesystems (${(report.freedBytes / 1e6).toFixed(1)} MB), and ${report.staleTemps} stale temp files`);
+        else printer.log(`removed ${report.removed.length} blobs, ${report.flattened} flattened root filesystems and ${report.keptImages} kept images (${(report.freedBytes / 1e6).toFixed(1)} MB), and ${report.staleTemps} stale temp files`);
       }),
   );
   return cache;

@@ -1,0 +1,138 @@
+/**
+ * Built ext4 images kept in the cache under their build key, so a rebuild with the same inputs and
+ * options is a copy. The entry is a hard link to the output it was built as: keeping it costs no
+ * write. A copy out is always re-hashed against the recorded sha256 before it is used, and an entry
+ * whose inode changed since (the output was booted, or rewritten) is dropped at once.
+ */
+import { link, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Digest } from '../oci/digest.js';
+import { copyAndHash } from '../fs/copy-verified.js';
+import { tempNameFor, writeFileAtomic } from './atomic.js';
+
+export const KEPT_IMAGES_DIR = 'rootforge-images';
+
+/** What a kept image must record: its bytes' hash and size, and the manifest it came from (for prune). */
+export interface KeptImageFacts {
+  sha256: Digest;
+  sizeBytes: number;
+  manifestDigest: Digest;
+}
+
+interface KeptRecord<T extends KeptImageFacts> {
+  format: 1;
+  /** The inode's change time when it was kept: any write, chmod or truncate since moves it. */
+  ctimeNs: string;
+  facts: T;
+}
+
+export interface KeptImage<T extends KeptImageFacts = KeptImageFacts> {
+  key: string;
+  imagePath: string;
+  recordPath: string;
+  facts: T;
+  /** Whether the inode is as it was kept; a changed one cannot hold the recorded bytes any more. */
+  unchanged: boolean;
+  /** Bytes removing the entry frees: none while an output still links the same inode. */
+  freeableBytes: number;
+  mtimeMs: number;
+}
+
+function paths(cacheRoot: string, key: string): { imagePath: string; recordPath: string } {
+  const dir = join(cacheRoot, KEPT_IMAGES_DIR);
+  return { imagePath: join(dir, `${key}.ext4`), recordPath: join(dir, `${key}.json`) };
+}
+
+/**
+ * Keeps `output` under `key` by a hard link. Returns false when the filesystem cannot link it here
+ * (another filesystem, or no hard links): the build stands, only the next one is not a copy.
+ */
+export async function keepImage<T extends KeptImageFacts>(cacheRoot: string, tempDir: string, key: string, output: string, facts: T): Promise<boolean> {
+  const { imagePath, recordPath } = paths(cacheRoot, key);
+  await mkdir(join(cacheRoot, KEPT_IMAGES_DIR), { recursive: true });
+  // The old record goes first, so no moment pairs it with the new image.
+  await rm(recordPath, { force: true });
+  const temp = tempNameFor(join(tempDir, `${key}.ext4`));
+  try {
+    await link(output, temp);
+  } catch (error) {
+    if (['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP'].includes((error as NodeJS.ErrnoException).code ?? '')) return false;
+    throw error;
+  }
+  try {
+    await rename(temp, imagePath);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  // Linking and renaming move ctime, so it is read once both are done.
+  const { ctimeNs } = await stat(imagePath, { bigint: true });
+  const record: KeptRecord<T> = { format: 1, ctimeNs: ctimeNs.toString(), facts };
+  await writeFileAtomic(recordPath, JSON.stringify(record) + '\n');
+  return true;
+}
+
+/** The kept image for `key`, or undefined when there is none (or its record is unreadable). */
+export async function findKeptImage<T extends KeptImageFacts>(cacheRoot: string, key: string): Promise<KeptImage<T> | undefined> {
+  const { imagePath, recordPath } = paths(cacheRoot, key);
+  let record: KeptRecord<T>;
+  try {
+    record = JSON.parse(await readFile(recordPath, 'utf8')) as KeptRecord<T>;
+  } catch {
+    return undefined;
+  }
+  if (record.format !== 1 || typeof record.facts?.sha256 !== 'string') return undefined;
+  const s = await stat(imagePath, { bigint: true }).catch(() => undefined);
+  if (!s?.isFile()) return undefined;
+  const unchanged = s.ctimeNs.toString() === record.ctimeNs && Number(s.size) === record.facts.sizeBytes;
+  return { key, imagePath, recordPath, facts: record.facts, unchanged, freeableBytes: s.nlink > 1n ? 0 : Number(s.blocks) * 512, mtimeMs: Number(s.mtimeMs) };
+}
+
+export async function dropKeptImage(image: Pick<KeptImage, 'imagePath' | 'recordPath'>): Promise<void> {
+  await rm(image.recordPath, { force: true });
+  await rm(image.imagePath, { force: true });
+}
+
+/**
+ * Copies the kept image for `key` to `target` (sparse; a reflink where the filesystem has them),
+ * fsynced, and checks the sha256 of the copy. Returns the recorded facts, or undefined after dropping an entry
+ * that changed or no longer matches; `target` is then removed.
+ */
+export async function copyKeptImage<T extends KeptImageFacts>(cacheRoot: string, key: string, target: string, signal?: AbortSignal): Promise<T | undefined> {
+  const kept = await findKeptImage<T>(cacheRoot, key);
+  if (!kept) return undefined;
+  if (!kept.unchanged) {
+    await dropKeptImage(kept);
+    return undefined;
+  }
+  try {
+    if ((await copyAndHash(kept.imagePath, target, signal)) === kept.facts.sha256) return kept.facts;
+    await dropKeptImage(kept);
+  } catch {
+    signal?.throwIfAborted();
+    // The entry went away meanwhile, or the copy failed: the build goes the long way.
+  }
+  await rm(target, { force: true });
+  return undefined;
+}
+
+/** Every kept image, for prune and verify. */
+export async function listKeptImages(cacheRoot: string): Promise<KeptImage[]> {
+  const names = await readdir(join(cacheRoot, KEPT_IMAGES_DIR)).catch(() => [] as string[]);
+  const kept: KeptImage[] = [];
+  for (const name of names.sort()) {
+    const match = /^([0-9a-f]{64})\.json$/.exec(name);
+    if (!match) continue;
+    const image = await findKeptImage(cacheRoot, match[1]!);
+    if (image) kept.push(image);
+  }
+  return kept;
+}
+
+/** Images whose record went missing (a crash between link and record): nothing can use them. */
+export async function orphanedKeptImages(cacheRoot: string): Promise<string[]> {
+  const dir = join(cacheRoot, KEPT_IMAGES_DIR);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const records = new Set(names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length)));
+  return names.filter((n) => /^[0-9a-f]{64}\.ext4$/.test(n) && !records.has(n.slice(0, -'.ext4'.length))).map((n) => join(dir, n));
+}

@@ -1,0 +1,146 @@
+import { execa } from 'execa';
+import { appendFile, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build, type BuildOptions } from '../../src/batch/build.js';
+import type { Sidecar } from '../../src/batch/sidecar.js';
+import { OciLayout } from '../../src/cache/layout.js';
+import { pruneCache } from '../../src/cache/prune.js';
+import { verifyCache } from '../../src/cache/verify.js';
+import { KEPT_IMAGES_DIR } from '../../src/cache/kept-images.js';
+import { buildLayer, pushImage } from '../helpers/images.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { e2fsckClean, readExt4Tree } from '../helpers/ext4-read.js';
+import { CLI_MAIN } from '../helpers/cli.js';
+
+let reg: TestRegistry;
+let dir: string;
+let ref: string;
+let alias: string;
+
+beforeAll(async () => {
+  reg = await startRegistry();
+  dir = await mkdtemp(join(tmpdir(), 'rootforge-kept-'));
+  const layer = await buildLayer([
+    { name: 'etc/os-release', content: 'ID=debian\n' },
+    { name: 'usr/lib/systemd/systemd', content: 'init', mode: 0o755 },
+    { name: 'srv/data', content: 'x'.repeat(300_000) },
+  ]);
+  await pushImage(reg, 'kept/app', 'v1', { layers: [layer] });
+  // The same manifest under a second name: one build key, two outputs with their own sidecars.
+  await pushImage(reg, 'kept/app', 'alias', { layers: [layer] });
+  ref = `${reg.host}/kept/app:v1`;
+  alias = `${reg.host}/kept/app:alias`;
+});
+afterAll(async () => {
+  await reg?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const cacheDir = (): string => join(dir, 'cache');
+const keptDir = (): string => join(cacheDir(), KEPT_IMAGES_DIR);
+const run = (refs: string[], out: string, extra: Partial<BuildOptions> = {}) => build({ refs, outDir: join(dir, out), cacheDir: cacheDir(), inject: false, ...extra });
+const keptImages = async (): Promise<string[]> => (await readdir(keptDir()).catch(() => [] as string[])).filter((n) => n.endsWith('.ext4'));
+
+describe('kept images', () => {
+  it('keeps a build as a hard link to its output, costing no second copy', async () => {
+    const result = await run([ref], 'out1');
+    expect(result.images[0]).toMatchObject({ status: 'ok' });
+    expect(result.images[0]?.fromCache).toBeUndefined();
+    const kept = await keptImages();
+    expect(kept).toHaveLength(1);
+    const [output, entry] = await Promise.all([stat(join(dir, 'out1', 'app-v1.ext4')), stat(join(keptDir(), kept[0] as string))]);
+    expect(entry.ino).toBe(output.ino);
+    expect(output.nlink).toBe(2);
+  });
+
+  it('copies the kept image for the same build under another name, as a file of its own with its own sidecar', async () => {
+    const result = await run([alias], 'out2');
+    const image = result.images[0];
+    expect(image).toMatchObject({ status: 'ok', fromCache: true });
+    expect(Object.keys(image?.seconds ?? {})).not.toContain('mkfs');
+    const copy = join(dir, 'out2', 'app-alias.ext4');
+    const original = join(dir, 'out1', 'app-v1.ext4');
+    expect((await stat(copy)).nlink).toBe(1);
+    expect((await readFile(copy)).equals(await readFile(original))).toBe(true);
+    await e2fsckClean(copy);
+    expect((await readExt4Tree(copy)).get('srv/data')?.size).toBe(300_000);
+    const [first, second] = await Promise.all([join(dir, 'out1', 'app-v1.json'), join(dir, 'out2', 'app-alias.json')].map(async (p) => JSON.parse(await readFile(p, 'utf8')) as Sidecar));
+    expect(second).toEqual({ ...first, ref: alias, name: alias });
+    expect(image?.sha256).toBe(first?.sha256);
+  });
+
+  it('drops an entry whose output was written to since, and builds the image again, identical', async () => {
+    const original = join(dir, 'out1', 'app-v1.ext4');
+    const before = await readFile(original);
+    // What booting the output does to the shared inode.
+    await appendFile(original, Buffer.alloc(4096, 1));
+    const result = await run([ref], 'out3');
+    expect(result.images[0]).toMatchObject({ status: 'ok' });
+    expect(result.images[0]?.fromCache).toBeUndefined();
+    expect((await readFile(join(dir, 'out3', 'app-v1.ext4'))).equals(before)).toBe(true);
+    // The fresh build is kept in its place.
+    const entry = await stat(join(keptDir(), (await keptImages())[0] as string));
+    expect(entry.ino).toBe((await stat(join(dir, 'out3', 'app-v1.ext4'))).ino);
+  });
+
+  it('re-hashes every copy: a kept image whose bytes rotted is found by cache verify and never used', async () => {
+    const [name] = await keptImages();
+    const entry = join(keptDir(), name as string);
+    const recordPath = entry.replace(/\.ext4$/, '.json');
+    // Flip bytes in place, then make the record agree with the new ctime, as silent corruption would.
+    const handle = await open(entry, 'r+');
+    await handle.write(Buffer.from('rot'), 0, 3, 2048);
+    await handle.close();
+    const record = JSON.parse(await readFile(recordPath, 'utf8')) as { ctimeNs: string };
+    record.ctimeNs = (await stat(entry, { bigint: true })).ctimeNs.toString();
+    await writeFile(recordPath, JSON.stringify(record));
+
+    const layout = await OciLayout.open(cacheDir());
+    const report = await verifyCache(layout);
+    expect(report).toMatchObject({ keptImagesChecked: 1, badKeptImages: [entry] });
+
+    const result = await run([ref], 'out4');
+    expect(result.images[0]).toMatchObject({ status: 'ok' });
+    expect(result.images[0]?.fromCache).toBeUndefined();
+    const built = await readFile(join(dir, 'out4', 'app-v1.ext4'));
+    expect(built.subarray(2048, 2051).toString()).not.toBe('rot');
+    await e2fsckClean(join(dir, 'out4', 'app-v1.ext4'));
+    expect((await verifyCache(layout)).badKeptImages).toEqual([]);
+  });
+
+  it('neither uses nor keeps images with --no-image-cache, uses none with --force or --check, and keeps per build key', async () => {
+    const off = await run([ref], 'out5', { imageCache: false });
+    expect(off.images[0]?.fromCache).toBeUndefined();
+    expect((await stat(join(dir, 'out5', 'app-v1.ext4'))).nlink).toBe(1);
+    const forced = await run([ref], 'out6', { force: true });
+    expect(forced.images[0]?.fromCache).toBeUndefined();
+    const checked = await run([ref], 'out6', { check: true });
+    expect(checked.images[0]).toMatchObject({ status: 'ok' });
+    expect(checked.images[0]?.fromCache).toBeUndefined();
+    // Other options make another image: a second entry, not a copy of the first.
+    const roomier = await run([ref], 'out7', { headroomPercent: 80 });
+    expect(roomier.images[0]?.fromCache).toBeUndefined();
+    expect(await keptImages()).toHaveLength(2);
+    expect((await run([ref], 'out8', { headroomPercent: 80 })).images[0]?.fromCache).toBe(true);
+  });
+
+  it('prune keeps entries of cached images, removes those of images no ref names, and --images removes all', async () => {
+    const layout = await OciLayout.open(cacheDir());
+    expect((await pruneCache(layout, { graceMs: 0 })).keptImages).toBe(0);
+    expect(await keptImages()).toHaveLength(2);
+    const cli = await execa(process.execPath, [CLI_MAIN, 'cache', 'prune', '--images', '--cache-dir', cacheDir(), '--json']);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ keptImages: 2 });
+    expect(await keptImages()).toHaveLength(0);
+    await run([ref], 'out9', { force: true });
+    expect(await keptImages()).toHaveLength(1);
+    const indexPath = join(cacheDir(), 'index.json');
+    const index = JSON.parse(await readFile(indexPath, 'utf8')) as { manifests: unknown[] };
+    await writeFile(indexPath, JSON.stringify({ ...index, manifests: [] }));
+    const report = await pruneCache(layout, { graceMs: 0 });
+    expect(report.keptImages).toBe(1);
+    expect(await keptImages()).toHaveLength(0);
+    expect(await readdir(keptDir())).toEqual([]);
+  });
+});
