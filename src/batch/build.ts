@@ -22,7 +22,7 @@ import { imageConfigSummary, type Sidecar } from './sidecar.js';
 import { buildRootfs, type RootfsBuildOptions } from './rootfs.js';
 import { detectE2fsprogs, choosePopulate } from '../ext4/tools.js';
 import { flattenedKey, flattenedPath } from '../cache/flattened.js';
-import { copyKeptImage, keepImage } from '../cache/kept-images.js';
+import { copyKeptImage, findKeptImage, keepImage } from '../cache/kept-images.js';
 import { syncAndHash } from '../fs/sync-and-hash.js';
 import type { UserFileOptions, UserFiles } from '../inject/user-files.js';
 
@@ -132,16 +132,14 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
     }
 
     const imageCache = options.imageCache !== false && !options.check;
-    if (imageCache && !options.force) {
-      const kept = await timed('copy', () => copyKeptImage<Sidecar>(session.layout.root, buildKey, tempImage, signal));
-      if (kept) {
-        await publish(tempImage, output, sidecarPath, { ...kept, ref: refText, name: canonical });
-        Object.assign(result, { status: 'ok', output, sha256: kept.sha256, reproducible: kept.reproducible, fromCache: true } satisfies Partial<ImageResult>);
-        result.seconds = seconds;
-        session.emit({ type: 'image-done', image: refText, status: 'ok', output, seconds });
-        return result;
-      }
-      delete seconds.copy;
+    const kept = imageCache && !options.force ? await findKeptImage<Sidecar>(session.layout.root, buildKey) : undefined;
+    const copied = kept && (await timed('copy', () => copyKeptImage(kept, tempImage, signal)));
+    if (copied) {
+      await publish(tempImage, output, sidecarPath, { ...copied, ref: refText, name: canonical });
+      Object.assign(result, { status: 'ok', output, sha256: copied.sha256, reproducible: copied.reproducible, fromCache: true } satisfies Partial<ImageResult>);
+      result.seconds = seconds;
+      session.emit({ type: 'image-done', image: refText, status: 'ok', output, seconds });
+      return result;
     }
 
     const sourceDateEpoch = options.sourceDateEpoch ?? epochFromCreated(image.config.created);

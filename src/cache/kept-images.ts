@@ -2,7 +2,7 @@
  * Built ext4 images kept in the cache under their build key, so a rebuild with the same inputs and
  * options is a copy. The entry is a hard link to the output it was built as: keeping it costs no
  * write. A copy out is always re-hashed against the recorded sha256 before it is used, and an entry
- * whose inode changed since (the output was booted, or rewritten) is dropped at once.
+ * whose content was written since (the output was booted) is dropped at once.
  */
 import { link, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,8 +21,8 @@ export interface KeptImageFacts {
 
 interface KeptRecord<T extends KeptImageFacts> {
   format: 1;
-  /** The inode's change time when it was kept: any write, chmod or truncate since moves it. */
-  ctimeNs: string;
+  /** The inode's modification time when it was kept: a write or truncate moves it (deleting the output's name does not). */
+  mtimeNs: string;
   facts: T;
 }
 
@@ -31,7 +31,7 @@ export interface KeptImage<T extends KeptImageFacts = KeptImageFacts> {
   imagePath: string;
   recordPath: string;
   facts: T;
-  /** Whether the inode is as it was kept; a changed one cannot hold the recorded bytes any more. */
+  /** Whether the content looks as it was kept; a written one cannot hold the recorded bytes any more. */
   unchanged: boolean;
   /** Bytes removing the entry frees: none while an output still links the same inode. */
   freeableBytes: number;
@@ -65,9 +65,8 @@ export async function keepImage<T extends KeptImageFacts>(cacheRoot: string, tem
     await rm(temp, { force: true });
     throw error;
   }
-  // Linking and renaming move ctime, so it is read once both are done.
-  const { ctimeNs } = await stat(imagePath, { bigint: true });
-  const record: KeptRecord<T> = { format: 1, ctimeNs: ctimeNs.toString(), facts };
+  const { mtimeNs } = await stat(imagePath, { bigint: true });
+  const record: KeptRecord<T> = { format: 1, mtimeNs: mtimeNs.toString(), facts };
   await writeFileAtomic(recordPath, JSON.stringify(record) + '\n');
   return true;
 }
@@ -81,10 +80,10 @@ export async function findKeptImage<T extends KeptImageFacts>(cacheRoot: string,
   } catch {
     return undefined;
   }
-  if (record.format !== 1 || typeof record.facts?.sha256 !== 'string') return undefined;
+  if (record.format !== 1 || typeof record.facts?.sha256 !== 'string' || typeof record.mtimeNs !== 'string') return undefined;
   const s = await stat(imagePath, { bigint: true }).catch(() => undefined);
   if (!s?.isFile()) return undefined;
-  const unchanged = s.ctimeNs.toString() === record.ctimeNs && Number(s.size) === record.facts.sizeBytes;
+  const unchanged = s.mtimeNs.toString() === record.mtimeNs && Number(s.size) === record.facts.sizeBytes;
   return { key, imagePath, recordPath, facts: record.facts, unchanged, freeableBytes: s.nlink > 1n ? 0 : Number(s.blocks) * 512, mtimeMs: Number(s.mtimeMs) };
 }
 
@@ -94,13 +93,11 @@ export async function dropKeptImage(image: Pick<KeptImage, 'imagePath' | 'record
 }
 
 /**
- * Copies the kept image for `key` to `target` (sparse; a reflink where the filesystem has them),
- * fsynced, and checks the sha256 of the copy. Returns the recorded facts, or undefined after dropping an entry
+ * Copies a kept image to `target` (sparse; a reflink where the filesystem has them), fsynced, and
+ * checks the sha256 of the copy. Returns the recorded facts, or undefined after dropping an entry
  * that changed or no longer matches; `target` is then removed.
  */
-export async function copyKeptImage<T extends KeptImageFacts>(cacheRoot: string, key: string, target: string, signal?: AbortSignal): Promise<T | undefined> {
-  const kept = await findKeptImage<T>(cacheRoot, key);
-  if (!kept) return undefined;
+export async function copyKeptImage<T extends KeptImageFacts>(kept: KeptImage<T>, target: string, signal?: AbortSignal): Promise<T | undefined> {
   if (!kept.unchanged) {
     await dropKeptImage(kept);
     return undefined;

@@ -37,7 +37,7 @@ export async function pruneCache(layout: OciLayout, opts: { uncompressed?: boole
     }
     const report: PruneReport = { removed: [], flattened: 0, keptImages: 0, freedBytes: 0, staleTemps: (await layout.cleanStaleTemps(now)).length };
     for (const kept of await listKeptImages(layout.root)) {
-      // A changed entry can never be used again; others stay while a ref names their manifest, or they are new.
+      // A written entry can never be used again; others stay while a ref names their manifest, or they are new.
       const wanted = kept.unchanged && (keepManifests.has(kept.facts.manifestDigest) || now - kept.mtimeMs < grace);
       if (wanted && !opts.images) continue;
       await dropKeptImage(kept);

@@ -16,7 +16,7 @@ export async function verifyCache(layout: OciLayout, opts: { fix?: boolean; sign
   const report: VerifyReport = { checked: 0, bad: [], removed: [], keptImagesChecked: 0, badKeptImages: [] };
   for (const kept of await listKeptImages(layout.root)) {
     opts.signal?.throwIfAborted();
-    // A changed inode needs no hashing: builds drop it unread.
+    // A written entry needs no hashing: builds drop it unread.
     const good = kept.unchanged && (await sha256File(kept.imagePath, opts.signal).catch((error: unknown) => {
       if ((error as Error).name === 'AbortError') throw error;
       return undefined;
