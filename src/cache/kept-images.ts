@@ -50,8 +50,6 @@ function paths(cacheRoot: string, key: string): { imagePath: string; recordPath:
 export async function keepImage<T extends KeptImageFacts>(cacheRoot: string, tempDir: string, key: string, output: string, facts: T): Promise<boolean> {
   const { imagePath, recordPath } = paths(cacheRoot, key);
   await mkdir(join(cacheRoot, KEPT_IMAGES_DIR), { recursive: true });
-  // The old record goes first, so no moment pairs it with the new image.
-  await rm(recordPath, { force: true });
   const temp = tempNameFor(join(tempDir, `${key}.ext4`));
   try {
     await link(output, temp);
@@ -60,6 +58,8 @@ export async function keepImage<T extends KeptImageFacts>(cacheRoot: string, tem
     throw error;
   }
   try {
+    // The old record goes before the old image, so no moment pairs it with the new one.
+    await rm(recordPath, { force: true });
     await rename(temp, imagePath);
   } catch (error) {
     await rm(temp, { force: true });

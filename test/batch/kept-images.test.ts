@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { appendFile, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,5 +148,19 @@ describe('kept images', () => {
     expect(report.keptImages).toBe(1);
     expect(await keptImages()).toHaveLength(0);
     expect(await readdir(keptDir())).toEqual([]);
+  });
+
+  it('keeps nothing, and says nothing, when the output is on another filesystem than the cache', async () => {
+    const out = join(dir, 'tmpfs-out');
+    const cache = join(dir, 'cache-exdev');
+    await mkdir(out);
+    // A tmpfs in a user+mount namespace, so this runs unprivileged too.
+    const script = `mount -t tmpfs tmpfs '${out}' && node '${CLI_MAIN}' build '${ref}' --out '${out}' --cache-dir '${cache}' --no-inject --json && ls -A '${out}'`;
+    const shell = await execa('unshare', ['-rm', 'sh', '-c', script], { reject: false });
+    expect(shell.exitCode, shell.stderr).toBe(0);
+    expect(shell.stdout).toContain('"status": "ok"');
+    expect(shell.stdout).toContain('app-v1.ext4');
+    expect(shell.stderr).not.toContain('could not keep');
+    expect(await readdir(join(cache, KEPT_IMAGES_DIR)).catch(() => [])).toEqual([]);
   });
 });
