@@ -20,7 +20,7 @@ import { cleanStaleWork } from './stale-work.js';
 import { Session, type SessionOptions } from './session.js';
 import { imageConfigSummary, type Sidecar } from './sidecar.js';
 import { buildRootfs, type RootfsBuildOptions } from './rootfs.js';
-import { detectE2fsprogs, choosePopulate } from '../ext4/tools.js';
+import { detectE2fsprogs, choosePopulate, type E2fsTools } from '../ext4/tools.js';
 import { flattenedKey, flattenedPath } from '../cache/flattened.js';
 import { copyKeptImage, findKeptImage, keepImage } from '../cache/kept-images.js';
 import { syncAndHash } from '../fs/sync-and-hash.js';
@@ -53,23 +53,21 @@ export interface BuildResult {
 /** Builds one ext4 per image into outDir; a failed image never stops the others. */
 export async function build(options: BuildOptions): Promise<BuildResult> {
   const planned = planBatch([...(options.refs ?? []).map((ref) => ({ ref })), ...(options.images ?? [])], options.shard ? { shard: options.shard } : {});
-  // Probing e2fsprogs runs mkfs twice; opening the cache and the output meanwhile hides part of it.
-  const detecting = detectE2fsprogs(options.signal);
-  detecting.catch(() => undefined);
+  // Probing e2fsprogs runs mkfs twice; opening the cache and resolving the first images meanwhile hides it.
+  const e2fs = detectE2fsprogs(options.signal).then((tools) => ({ tools, populate: choosePopulate(options.populate, tools) }));
+  e2fs.catch(() => undefined);
   const session = await Session.open(options);
   try {
     await session.warmUpFor(planned.map((image) => image.location));
     await mkdir(options.outDir, { recursive: true });
     await cleanStaleWork([options.outDir, options.workDir ?? tmpdir()]);
-    const tools = await detecting;
-    const populate = choosePopulate(options.populate, tools);
     const inputs = new ImageInputs(options);
     const started = Date.now();
     session.emit({ type: 'run-start', images: planned.length });
     const images = await mapLimit(planned, options.jobs ?? 2, async (image) => {
       try {
         const effective = await inputs.optionsFor(image.spec);
-        return await buildOne(session, effective, { refText: image.spec.ref, location: image.location, name: image.name, populate, tools, userFiles: await inputs.userFilesFor(effective) });
+        return await buildOne(session, effective, { refText: image.spec.ref, location: image.location, name: image.name, e2fs, userFiles: await inputs.userFilesFor(effective) });
       } catch (error) {
         // Inputs of this image (its overlay, inject file or agent) are broken: only it fails.
         const info = toErrorInfo(withContext(error, { image: image.spec.ref }));
@@ -88,8 +86,8 @@ interface ImageJob {
   refText: string;
   location: ImageLocation;
   name: string;
-  populate: 'tar' | 'dir';
-  tools: Awaited<ReturnType<typeof detectE2fsprogs>>;
+  /** The e2fsprogs found and the populate path chosen; awaited once the image is resolved, so the probe overlaps that. */
+  e2fs: Promise<{ tools: E2fsTools; populate: 'tar' | 'dir' }>;
   userFiles: UserFiles;
 }
 
@@ -118,11 +116,13 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
     result.name = canonical;
     const image = await timed('resolve', () => session.resolve(job.location, options.platform, signal));
     Object.assign(result, describeResolved(image));
+    // Unusable e2fsprogs fails the image here, before anything is downloaded.
+    const { tools, populate } = await job.e2fs;
     await timed('download', () => session.prepareLayers(image, signal, (bytes, totalBytes) => session.emit({ type: 'progress', image: refText, stage: 'download', bytes, totalBytes })));
     // Local images are already on disk; only registry images are recorded as refs in the cache.
     if (job.location.transport === 'docker') await session.layout.setRef(canonical, image.manifestDescriptor);
 
-    const buildKey = computeBuildKey(image, options, job);
+    const buildKey = computeBuildKey(image, options, populate, job.userFiles);
     if (!options.force && !options.check && (await reusable(output, sidecarPath, buildKey))) {
       result.status = 'skipped';
       result.output = output;
@@ -152,8 +152,8 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
       imagePath: tempImage,
       flattened: { path: flattenedPath(session.layout.root, flattenedKey(image.layers.map((l) => l.diffId))), tempDir: session.layout.tempDir },
       workDir,
-      populate: job.populate,
-      tools: job.tools,
+      populate,
+      tools,
       options,
       userFiles: job.userFiles.files,
       identity: { ...deriveIdentity(buildKey, options.uuid), sourceDateEpoch, epochGiven: options.sourceDateEpoch !== undefined },
@@ -172,13 +172,13 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
         platform: image.platform,
         sizeBytes: built.sizeBytes,
         entries: built.entries,
-        populate: job.populate,
+        populate,
         init: built.init,
         injected: built.injected,
         buildKey,
         sha256,
         // The dir path fills the image in the staging directory's readdir order, which no one controls.
-        reproducible: job.populate === 'tar',
+        reproducible: populate === 'tar',
         sourceDateEpoch: built.sourceDateEpoch,
         uuid: deriveIdentity(buildKey, options.uuid).uuid,
         config: imageConfigSummary(image),
@@ -213,11 +213,11 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
 }
 
 /** Everything that shapes the output, so an unchanged rebuild can be skipped. */
-function computeBuildKey(image: ResolvedImage, options: BuildOptions, job: ImageJob): string {
+function computeBuildKey(image: ResolvedImage, options: BuildOptions, populate: 'tar' | 'dir', userFiles: UserFiles): string {
   const shaping = {
     manifest: image.manifestDigest,
-    populate: job.populate,
-    userFiles: job.userFiles.digest ?? null,
+    populate,
+    userFiles: userFiles.digest ?? null,
     uuid: options.uuid ?? null,
     sourceDateEpoch: options.sourceDateEpoch ?? null,
     size: options.sizeBytes ?? null,

@@ -101,19 +101,30 @@ export class OciLayout {
   }
 
   async readIndex(): Promise<ImageIndex> {
-    const index = JSON.parse(await readFile(this.indexPath, 'utf8')) as ImageIndex;
+    return this.parseIndex(await readFile(this.indexPath, 'utf8'));
+  }
+
+  private parseIndex(text: string): ImageIndex {
+    const index = JSON.parse(text) as ImageIndex;
     if (!Array.isArray(index.manifests)) throw new RootforgeError('ERR_CACHE', `${this.indexPath} has no manifests array`);
     return index;
   }
 
   /** Records `name` -> manifest in index.json, replacing an older entry of that name (read-modify-write under a lock). */
   async setRef(name: string, descriptor: Descriptor): Promise<void> {
-    await this.withIndexLock(async () => {
-      const index = await this.readIndex();
+    const updated = (index: ImageIndex): string => {
       const manifests = index.manifests.filter((d) => d.annotations?.[REF_NAME_ANNOTATION] !== name);
       manifests.push({ ...descriptor, annotations: { ...descriptor.annotations, [REF_NAME_ANNOTATION]: name } });
       manifests.sort((a, b) => (a.annotations?.[REF_NAME_ANNOTATION] ?? '').localeCompare(b.annotations?.[REF_NAME_ANNOTATION] ?? ''));
-      await writeFileAtomic(this.indexPath, JSON.stringify({ ...index, manifests }, null, 2) + '\n');
+      return JSON.stringify({ ...index, manifests }, null, 2) + '\n';
+    };
+    // Rebuilds mostly find the ref recorded already: index.json is replaced atomically, so reading it unlocked is safe.
+    const current = await readFile(this.indexPath, 'utf8').catch(() => undefined);
+    if (current !== undefined && updated(this.parseIndex(current)) === current) return;
+    await this.withIndexLock(async () => {
+      const before = await readFile(this.indexPath, 'utf8');
+      const text = updated(this.parseIndex(before));
+      if (text !== before) await writeFileAtomic(this.indexPath, text);
     });
   }
 

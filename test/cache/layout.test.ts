@@ -81,6 +81,18 @@ describe('OciLayout', () => {
     expect(index.manifests.find((m) => m.annotations?.[REF_NAME_ANNOTATION] === 'docker.io/library/debian:bookworm')?.digest).toBe(d2);
   });
 
+  it('leaves index.json untouched when a ref is recorded again unchanged', async () => {
+    const descriptor = { mediaType: MediaType.OciManifest, digest: sha256Digest('m1'), size: 2 };
+    await layout.setRef('x/y:a', descriptor);
+    const indexPath = join(layout.root, 'index.json');
+    const before = await stat(indexPath);
+    await layout.setRef('x/y:a', descriptor);
+    expect((await stat(indexPath)).ino).toBe(before.ino);
+    await layout.setRef('x/y:a', { ...descriptor, size: 3 });
+    expect((await stat(indexPath)).ino).not.toBe(before.ino);
+    expect((await layout.readIndex()).manifests).toMatchObject([{ size: 3 }]);
+  });
+
   it('verify finds and fixes bad blobs, ignoring temp files', async () => {
     const good = Buffer.from('good');
     await layout.putBlob(sha256Digest(good), good);
