@@ -16,12 +16,15 @@ const ZEROS = Buffer.alloc(HOLE_GRAIN);
  * that hashes each block as it is written, skips zero runs (keeping the copy sparse) and flushes early.
  */
 export async function copyAndHash(source: string, target: string, signal?: AbortSignal): Promise<Digest> {
+  let cloned = false;
   try {
     await copyFile(source, target, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE_FORCE);
-    return await syncAndHash(target, signal);
+    cloned = true;
   } catch (error) {
+    // No reflinks here (ext4, tmpfs): copy by hand. libuv removes the target it could not clone into.
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw error;
   }
+  if (cloned) return syncAndHash(target, signal);
   const input = await open(source, 'r');
   const output = await open(target, 'wx', 0o644);
   const reader = new ReadAhead(input, BLOCK, true);
