@@ -6,7 +6,7 @@ export interface VerifyReport {
   checked: number;
   bad: Digest[];
   removed: Digest[];
-  /** Built images kept for rebuilds: how many were hashed, and the paths of those that changed or no longer match. */
+  /** Built images kept for rebuilds: how many were hashed, and the paths of those whose bytes no longer match. */
   keptImagesChecked: number;
   badKeptImages: string[];
 }
@@ -16,8 +16,9 @@ export async function verifyCache(layout: OciLayout, opts: { fix?: boolean; sign
   const report: VerifyReport = { checked: 0, bad: [], removed: [], keptImagesChecked: 0, badKeptImages: [] };
   for (const kept of await listKeptImages(layout.root)) {
     opts.signal?.throwIfAborted();
-    // A written entry needs no hashing: builds drop it unread.
-    const good = kept.unchanged && (await sha256File(kept.imagePath, opts.signal).catch((error: unknown) => {
+    // An entry whose output was written to (booted) is not damage: builds drop it unread, and so does prune.
+    if (!kept.unchanged) continue;
+    const good = (await sha256File(kept.imagePath, opts.signal).catch((error: unknown) => {
       if ((error as Error).name === 'AbortError') throw error;
       return undefined;
     })) === kept.facts.sha256;

@@ -82,6 +82,8 @@ describe('kept images', () => {
     const before = await readFile(original);
     // What booting the output does to the shared inode.
     await appendFile(original, Buffer.alloc(4096, 1));
+    // That is not damage: cache verify passes over the entry, and the build below drops it.
+    expect(await verifyCache(await OciLayout.open(cacheDir()))).toMatchObject({ keptImagesChecked: 0, badKeptImages: [] });
     const result = await run([ref], 'out3');
     expect(result.images[0]).toMatchObject({ status: 'ok' });
     expect(result.images[0]?.fromCache).toBeUndefined();
