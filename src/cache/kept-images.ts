@@ -5,6 +5,7 @@
  * whose content was written since (the output was booted) is dropped at once.
  */
 import { link, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { Digest } from '../oci/digest.js';
 import { copyAndHash } from '../fs/copy-verified.js';
@@ -84,7 +85,7 @@ export async function findKeptImage<T extends KeptImageFacts>(cacheRoot: string,
   const s = await stat(imagePath, { bigint: true }).catch(() => undefined);
   if (!s?.isFile()) return undefined;
   const unchanged = s.mtimeNs.toString() === record.mtimeNs && Number(s.size) === record.facts.sizeBytes;
-  return { key, imagePath, recordPath, facts: record.facts, unchanged, freeableBytes: s.nlink > 1n ? 0 : Number(s.blocks) * 512, mtimeMs: Number(s.mtimeMs) };
+  return { key, imagePath, recordPath, facts: record.facts, unchanged, freeableBytes: freeableBytes(s), mtimeMs: Number(s.mtimeMs) };
 }
 
 export async function dropKeptImage(image: Pick<KeptImage, 'imagePath' | 'recordPath'>): Promise<void> {
@@ -127,9 +128,18 @@ export async function listKeptImages(cacheRoot: string): Promise<KeptImage[]> {
 }
 
 /** Images whose record went missing (a crash between link and record): nothing can use them. */
-export async function orphanedKeptImages(cacheRoot: string): Promise<string[]> {
+export async function orphanedKeptImages(cacheRoot: string): Promise<{ imagePath: string; freeableBytes: number; mtimeMs: number }[]> {
   const dir = join(cacheRoot, KEPT_IMAGES_DIR);
   const names = await readdir(dir).catch(() => [] as string[]);
   const records = new Set(names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length)));
-  return names.filter((n) => /^[0-9a-f]{64}\.ext4$/.test(n) && !records.has(n.slice(0, -'.ext4'.length))).map((n) => join(dir, n));
+  const orphans = [];
+  for (const name of names.filter((n) => /^[0-9a-f]{64}\.ext4$/.test(n) && !records.has(n.slice(0, -'.ext4'.length)))) {
+    const s = await stat(join(dir, name), { bigint: true }).catch(() => undefined);
+    if (s) orphans.push({ imagePath: join(dir, name), freeableBytes: freeableBytes(s), mtimeMs: Number(s.mtimeMs) });
+  }
+  return orphans;
+}
+
+function freeableBytes(s: BigIntStats): number {
+  return s.nlink > 1n ? 0 : Number(s.blocks) * 512;
 }

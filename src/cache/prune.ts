@@ -1,9 +1,9 @@
+import { rm } from 'node:fs/promises';
 import type { Digest } from '../oci/digest.js';
 import type { OciLayout } from './layout.js';
 import { listCachedImages } from './refs.js';
 import { flattenedKey, listFlattened, removeFlattened } from './flattened.js';
 import { dropKeptImage, listKeptImages, orphanedKeptImages } from './kept-images.js';
-import { rm, stat } from 'node:fs/promises';
 
 export interface PruneReport {
   removed: Digest[];
@@ -45,11 +45,10 @@ export async function pruneCache(layout: OciLayout, opts: { uncompressed?: boole
       report.freedBytes += kept.freeableBytes;
     }
     for (const orphan of await orphanedKeptImages(layout.root)) {
-      const s = await stat(orphan).catch(() => undefined);
-      if (!s || now - s.mtimeMs < grace) continue;
-      await rm(orphan, { force: true });
+      if (now - orphan.mtimeMs < grace) continue;
+      await rm(orphan.imagePath, { force: true });
       report.keptImages++;
-      report.freedBytes += s.nlink > 1 ? 0 : s.blocks * 512;
+      report.freedBytes += orphan.freeableBytes;
     }
     for (const file of await listFlattened(layout.root)) {
       if (keepFlattened.has(file.key) || now - file.mtimeMs < grace) continue;

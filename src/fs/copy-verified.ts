@@ -1,4 +1,4 @@
-import { constants, copyFile, open } from 'node:fs/promises';
+import { constants, copyFile, open, type FileHandle } from 'node:fs/promises';
 import { hasherDigest, newHasher, type Digest } from '../oci/digest.js';
 import { ReadAhead } from './read-ahead.js';
 import { writeAll } from './write-all.js';
@@ -55,7 +55,7 @@ export async function copyAndHash(source: string, target: string, signal?: Abort
 }
 
 /** Writes the parts of `block` that are not zero runs of HOLE_GRAIN; the truncated file already reads zeros elsewhere. */
-async function writeDataRuns(output: Parameters<typeof writeAll>[0], block: Buffer, position: number): Promise<void> {
+async function writeDataRuns(output: FileHandle, block: Buffer, position: number): Promise<void> {
   let runStart = -1;
   for (let at = 0; at < block.length; at += HOLE_GRAIN) {
     const grain = block.subarray(at, Math.min(at + HOLE_GRAIN, block.length));

@@ -150,6 +150,11 @@ describe('kept images', () => {
     expect(report.keptImages).toBe(1);
     expect(await keptImages()).toHaveLength(0);
     expect(await readdir(keptDir())).toEqual([]);
+    // An image whose record never got written (a crash between link and record) is an orphan.
+    await writeFile(join(keptDir(), `${'a'.repeat(64)}.ext4`), Buffer.alloc(8192, 1));
+    expect((await pruneCache(layout, { graceMs: 60_000 })).keptImages).toBe(0);
+    expect(await pruneCache(layout, { graceMs: 0 })).toMatchObject({ keptImages: 1, freedBytes: 8192 });
+    expect(await readdir(keptDir())).toEqual([]);
   });
 
   it('keeps nothing, and says nothing, when the output is on another filesystem than the cache', async () => {
