@@ -1,4 +1,4 @@
-import { cp, mkdir, readFile, rm, symlink } from 'node:fs/promises';
+import { chmod, cp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -23,7 +23,7 @@ async function bundleOnlyInstall(): Promise<string> {
   const pkg = await tempDir();
   await mkdir(join(pkg, 'dist/src/cli'), { recursive: true });
   await cp(join(ROOT, 'dist/bundle'), join(pkg, 'dist/bundle'), { recursive: true });
-  await cp(join(ROOT, 'dist/src/cli/launch.js'), join(pkg, 'dist/src/cli/launch.js'));
+  for (const file of ['launch.js', 'bundle-loader.js']) await cp(join(ROOT, 'dist/src/cli', file), join(pkg, 'dist/src/cli', file));
   await cp(join(ROOT, 'package.json'), join(pkg, 'package.json'));
   await symlink(join(ROOT, 'assets'), join(pkg, 'assets'));
   await symlink(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
@@ -41,8 +41,44 @@ async function build(cli: string, work: string): Promise<Built> {
 
 describe('the bundled CLI', () => {
   it('is built by npm run build, CLI and layer worker both', () => {
-    expect(existsSync(join(ROOT, 'dist/bundle/rootforge.js'))).toBe(true);
+    expect(existsSync(join(ROOT, 'dist/bundle/rootforge.cjs'))).toBe(true);
     expect(existsSync(join(ROOT, 'dist/bundle/layer-worker.js'))).toBe(true);
+  });
+
+  it('starts from a code cache beside it, written by the build or by the first run on another Node', async () => {
+    const pkg = await bundleOnlyInstall();
+    const loader = join(pkg, 'dist/src/cli/bundle-loader.js');
+    const bundle = join(pkg, 'dist/bundle/rootforge.cjs');
+    const probe = `const { loadBundle } = await import(${JSON.stringify(loader)}); const { cacheUsed, exports } = loadBundle(${JSON.stringify(bundle)}); console.log(JSON.stringify({ cacheUsed, run: typeof exports.run }));`;
+    const load = async (env: Record<string, string> = {}): Promise<unknown> => JSON.parse((await execa('node', ['--input-type=module', '-e', probe], { env })).stdout);
+    // CI runs the tests on Node 24 against a build made on Node 20: that first load writes the Node 24 cache.
+    await load();
+    expect(await load()).toEqual({ cacheUsed: true, run: 'function' });
+    expect(await load({ NODE_DISABLE_COMPILE_CACHE: '1' })).toEqual({ cacheUsed: false, run: 'function' });
+    const caches = (await readdir(join(pkg, 'dist/bundle'))).filter((name) => name.endsWith('.cache'));
+    expect(caches).toContain(`rootforge.cjs.v8-${process.versions.v8}.cache`);
+  });
+
+  it('runs, compiling as usual, when the code cache is damaged or gone', async () => {
+    const pkg = await bundleOnlyInstall();
+    const version = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    const cache = join(pkg, `dist/bundle/rootforge.cjs.v8-${process.versions.v8}.cache`);
+    await writeFile(cache, 'not a code cache');
+    expect((await execa('node', [join(pkg, 'dist/src/cli/launch.js'), '--version'])).stdout.trim()).toBe(version);
+    // The damaged cache was replaced by a good one.
+    expect((await readFile(cache)).length).toBeGreaterThan(100_000);
+    await rm(cache);
+    // As nobody when the tests run as root, for whom a 0555 directory is still writable.
+    await chmod(pkg, 0o755);
+    await chmod(join(pkg, 'dist/bundle'), 0o555);
+    try {
+      // A read-only install runs without a cache and without complaint.
+      const { stdout, stderr } = await execa('node', [join(pkg, 'dist/src/cli/launch.js'), '--version'], process.getuid?.() === 0 ? { uid: 65534, gid: 65534, env: { HOME: pkg } } : {});
+      expect(stdout.trim()).toBe(version);
+      expect(stderr).toBe('');
+    } finally {
+      await chmod(join(pkg, 'dist/bundle'), 0o755);
+    }
   });
 
   it('builds, from a cold cache and with its own worker, the image the compiled modules build', async () => {
