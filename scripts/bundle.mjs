@@ -1,7 +1,7 @@
 // `npm run build`, second step: the CLI and the layer worker, each bundled into dist/bundle. One file
 // starts about 0.15 s sooner than the ~300 modules it replaces. It is only an optimisation: where
 // rolldown cannot run (it needs Node 20.19), the bin runs the compiled modules in dist/src instead.
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 
@@ -14,21 +14,32 @@ try {
 }
 await rm('dist/bundle', { recursive: true, force: true });
 
-// The layer worker: an ES module, which Piscina starts in its threads.
-const worker = await rolldown({ input: { 'layer-worker': 'dist/workers/layer.js' }, platform: 'node', external: ['piscina'], logLevel: 'warn' });
-await worker.write({ dir: 'dist/bundle', format: 'esm', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' });
-await worker.close();
-
-// The CLI: one CommonJS file, so the bin can compile it through vm with V8's code cache (see bundle-loader.ts).
-const cli = await rolldown({ input: { rootforge: 'dist/src/cli/run.js' }, platform: 'node', external: ['piscina'], logLevel: 'warn' });
-// ES modules are strict, so the bundle must be too. import() of piscina becomes require(): V8 drops the
+// Each bundle is one CommonJS file, so it can be compiled through vm with V8's code cache (bundle-loader.ts).
+// ES modules are strict, so the bundles must be too. import() of piscina becomes require(): V8 drops the
 // dynamic-import hook from functions it restores from a code cache.
-await cli.write({ dir: 'dist/bundle', format: 'cjs', entryFileNames: '[name].cjs', codeSplitting: false, dynamicImportInCjs: false, banner: "'use strict';" });
-await cli.close();
+const bundles = { rootforge: 'dist/src/cli/run.js', 'layer-worker': 'dist/workers/layer.js' };
+for (const [name, input] of Object.entries(bundles)) {
+  const bundle = await rolldown({ input: { [name]: input }, platform: 'node', external: ['piscina'], logLevel: 'warn' });
+  await bundle.write({ dir: 'dist/bundle', format: 'cjs', entryFileNames: '[name].cjs', codeSplitting: false, dynamicImportInCjs: false, banner: "'use strict';" });
+  await bundle.close();
+}
+// Piscina starts its threads from a file; this one loads the worker bundle (whose export is the handler) the same way.
+await writeFile(
+  'dist/bundle/layer-worker.js',
+  [
+    "import { fileURLToPath } from 'node:url';",
+    "import { loadBundle } from '../src/cli/bundle-loader.js';",
+    '',
+    "export default loadBundle(fileURLToPath(new URL('./layer-worker.cjs', import.meta.url))).exports;",
+    '',
+  ].join('\n'),
+);
 
-// Loading the bundle once writes its code cache beside it, so the first real run starts fast too.
+// Loading each bundle once writes its code cache beside it, so the first real run starts fast too.
 const { codeCachePath, loadBundle } = await import('../dist/src/cli/bundle-loader.js');
-const bundlePath = resolve('dist/bundle/rootforge.cjs');
-loadBundle(bundlePath);
-if (!existsSync(codeCachePath(bundlePath))) throw new Error(`rootforge build: no code cache was written beside ${bundlePath}`);
-console.log('rootforge build: bundled the CLI and the layer worker into dist/bundle, with a code cache');
+for (const name of Object.keys(bundles)) {
+  const path = resolve(`dist/bundle/${name}.cjs`);
+  loadBundle(path);
+  if (!existsSync(codeCachePath(path))) throw new Error(`rootforge build: no code cache was written beside ${path}`);
+}
+console.log('rootforge build: bundled the CLI and the layer worker into dist/bundle, with code caches');

@@ -1,7 +1,15 @@
 // Piscina entry: prepare one layer (download, verify, decompress, check diff_id) off the main thread.
-import { prepareLayer, type LayerTask, type LayerTaskResult } from '../src/batch/layer-task.js';
-import type { MessagePort } from 'node:worker_threads';
+import { prepareClient, prepareLayer, type LayerTask, type LayerTaskResult } from '../src/batch/layer-task.js';
+import { workerData, type MessagePort } from 'node:worker_threads';
+import type { RegistryClientOptions } from '../src/registry/client.js';
 import { toWorkerError, type ErrorInfo } from '../src/errors.js';
+
+export interface LayerWorkerData {
+  /** The run's registry settings: the thread builds its client while it waits for its first task. */
+  client?: RegistryClientOptions | undefined;
+}
+
+prepareClient((workerData as LayerWorkerData | null)?.client);
 
 export type LayerWorkerReply = { ok: true; result: LayerTaskResult } | { ok: false; error: ErrorInfo & { rawMessage: string } };
 

@@ -56,9 +56,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   // Probing e2fsprogs runs mkfs twice; opening the cache and resolving the first images meanwhile hides it.
   const e2fs = detectE2fsprogs(options.signal).then((tools) => ({ tools, populate: choosePopulate(options.populate, tools) }));
   e2fs.catch(() => undefined);
-  const session = await Session.open(options);
+  const session = await Session.open(options, planned.map((image) => image.location));
   try {
-    await session.warmUpFor(planned.map((image) => image.location));
     await mkdir(options.outDir, { recursive: true });
     await cleanStaleWork([options.outDir, options.workDir ?? tmpdir()]);
     const inputs = new ImageInputs(options);

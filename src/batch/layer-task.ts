@@ -46,6 +46,16 @@ function clientFor(options: RegistryClientOptions): RegistryClient {
   return client;
 }
 
+/** Builds this thread's client ahead of its first task (its TLS context alone takes about 50 ms); a task that needs a broken one reports why. */
+export function prepareClient(options: RegistryClientOptions | undefined): void {
+  if (!options) return;
+  try {
+    clientFor(options);
+  } catch {
+    // The first download builds it again and fails with the error.
+  }
+}
+
 /**
  * Makes one layer ready for builds: the compressed blob verified in the cache, and its
  * uncompressed tar verified against the diff_id and kept under blobs/sha256/<diff_id>.

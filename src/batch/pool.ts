@@ -7,7 +7,8 @@ import { MessageChannel } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import { fromErrorInfo, RootforgeError } from '../errors.js';
 import type { LayerTask, LayerTaskResult } from './layer-task.js';
-import type { LayerWorkerReply } from '../../workers/layer.js';
+import type { LayerWorkerData, LayerWorkerReply } from '../../workers/layer.js';
+import type { RegistryClientOptions } from '../registry/client.js';
 
 /** The bundled worker beside the bundled CLI; otherwise the compiled one, under vitest too, since worker threads cannot load TypeScript. */
 function workerFile(name: string): string {
@@ -20,8 +21,8 @@ function workerFile(name: string): string {
 export interface LayerPool {
   /** `onProgress` gets the bytes of the blob fetched so far. */
   run(task: LayerTask, signal?: AbortSignal, onProgress?: (bytes: number) => void): Promise<LayerTaskResult>;
-  /** Starts one thread now (it loads the worker module), so the first download does not wait for it. */
-  warmUp(): void;
+  /** Starts one thread now (it loads the worker module and builds its registry client), so the first download does not wait for it; resolves once the thread is spawned. */
+  warmUp(): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -30,16 +31,18 @@ export function defaultWorkerCount(): number {
 }
 
 /** One Piscina pool for every image of a run: downloads, hashing and decompression share its threads. Started on first use: a warm build never needs it. */
-export function createLayerPool(workers = defaultWorkerCount()): LayerPool {
+export function createLayerPool(workers = defaultWorkerCount(), client?: RegistryClientOptions): LayerPool {
   let started: Promise<Piscina> | undefined;
   const piscina = (minThreads = 0): Promise<Piscina> =>
     (started ??= import('piscina').then(
-      ({ Piscina }) => new Piscina({ filename: workerFile('layer'), minThreads, maxThreads: workers, idleTimeout: 1000, concurrentTasksPerWorker: 2 }),
+      ({ Piscina }) => new Piscina({ filename: workerFile('layer'), minThreads, maxThreads: workers, idleTimeout: 1000, concurrentTasksPerWorker: 2, workerData: { client } satisfies LayerWorkerData }),
     ));
   return {
-    warmUp() {
-      piscina(1).catch(() => undefined);
-    },
+    // A pool that cannot start reports why to run(), where an image asks for it.
+    warmUp: () => piscina(1).then(
+      () => undefined,
+      () => undefined,
+    ),
     async run(task, signal, onProgress) {
       const pool = await piscina();
       const channel = onProgress ? new MessageChannel() : undefined;

@@ -47,31 +47,34 @@ export class Session {
   readonly platform: Platform;
   readonly clientOptions: RegistryClientOptions;
   readonly client: RegistryClient;
-  private readonly pool: LayerPool;
   private readonly layers = new Map<string, Promise<LayerTaskResult>>();
   /** Local layouts and archives opened this run. */
   private readonly locals = new Map<string, Promise<LocalImageSource>>();
   /** Who follows each in-flight download: every image that shares the blob sees its bytes. */
   private readonly followers = new Map<string, Set<(bytes: number) => void>>();
 
-  private constructor(readonly layout: OciLayout, readonly options: SessionOptions) {
+  private constructor(readonly layout: OciLayout, readonly options: SessionOptions, private readonly pool: LayerPool) {
     this.platform = options.platform ? parsePlatform(options.platform) : DEFAULT_PLATFORM;
-    this.clientOptions = {
-      ...options.registry,
-      ...(options.env ? { env: { ...options.env } } : {}),
-      insecureRegistries: options.insecureRegistries ?? [],
-      ...(options.caFile ? { caFile: options.caFile } : {}),
-      ...(options.retries !== undefined ? { retries: options.retries } : {}),
-      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-    };
+    this.clientOptions = clientOptionsFor(options);
     this.client = new RegistryClient(this.clientOptions);
-    this.pool = createLayerPool(options.workers ?? defaultWorkerCount());
   }
 
-  static async open(options: SessionOptions): Promise<Session> {
+  /**
+   * Opens the cache and, when some of `warmUpFor` are not complete in it, starts a worker thread
+   * (about 0.2 s of start-up, its registry client included) before this thread builds its own
+   * registry client: the two then overlap each other and resolving, instead of delaying the first download.
+   */
+  static async open(options: SessionOptions, warmUpFor: readonly ImageLocation[] = []): Promise<Session> {
     const layout = await OciLayout.open(options.cacheDir ?? defaultCacheDir(options.env));
     await layout.cleanStaleTemps();
-    return new Session(layout, options);
+    const pool = createLayerPool(options.workers ?? defaultWorkerCount(), clientOptionsFor(options));
+    try {
+      if (await needsWorkers(layout, warmUpFor)) await pool.warmUp();
+      return new Session(layout, options, pool);
+    } catch (error) {
+      await pool.destroy();
+      throw error;
+    }
   }
 
   emit = (event: RunEventInput): void => this.options.onEvent?.({ ...event, at: Date.now() } as RunEvent);
@@ -164,22 +167,6 @@ export class Session {
     return source;
   }
 
-  /**
-   * Starts a worker thread ahead of time when some of these images are not complete in the cache, so
-   * its start-up (about 0.2 s) overlaps resolving instead of delaying the first download.
-   */
-  async warmUpFor(locations: readonly ImageLocation[]): Promise<void> {
-    const names = new Set<string>();
-    for (const location of locations) {
-      // Local layouts and archives are copied in by the workers; only registry images can be complete already.
-      if (location.transport !== 'docker') return this.pool.warmUp();
-      names.add(formatReference(location.ref));
-    }
-    const cached = await listCachedImages(this.layout, names).catch(() => []);
-    const complete = new Set(cached.filter((image) => image.complete).map((image) => image.name));
-    if ([...names].some((name) => !complete.has(name))) this.pool.warmUp();
-  }
-
   /** Stops the pool and removes this process's own temp files (a pool thread killed mid-write leaves one) and unpacked archives. */
   async close(): Promise<void> {
     await this.pool.destroy();
@@ -190,6 +177,32 @@ export class Session {
     const names = await readdir(this.layout.tempDir).catch(() => [] as string[]);
     await Promise.all(names.filter((n) => tempOwnerPid(n) === process.pid).map((n) => rm(join(this.layout.tempDir, n), { force: true })));
   }
+}
+
+/** What a registry client is built from, in this thread and in the pool's. Plain data, for the worker boundary. */
+function clientOptionsFor(options: SessionOptions): RegistryClientOptions {
+  return {
+    ...options.registry,
+    ...(options.env ? { env: { ...options.env } } : {}),
+    insecureRegistries: options.insecureRegistries ?? [],
+    ...(options.caFile ? { caFile: options.caFile } : {}),
+    ...(options.retries !== undefined ? { retries: options.retries } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  };
+}
+
+/** Whether these images need a worker thread: local layouts and archives always do; registry images unless complete in the cache. */
+async function needsWorkers(layout: OciLayout, locations: readonly ImageLocation[]): Promise<boolean> {
+  if (locations.length === 0) return false;
+  const names = new Set<string>();
+  for (const location of locations) {
+    // Local layouts and archives are copied in by the workers; only registry images can be complete already.
+    if (location.transport !== 'docker') return true;
+    names.add(formatReference(location.ref));
+  }
+  const cached = await listCachedImages(layout, names).catch(() => []);
+  const complete = new Set(cached.filter((image) => image.complete).map((image) => image.name));
+  return [...names].some((name) => !complete.has(name));
 }
 
 /** Structured-clone-safe copy of a reference for the worker boundary. */

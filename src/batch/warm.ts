@@ -24,9 +24,8 @@ export interface WarmResult {
 /** Fills the cache with every image's manifest, config and verified layers, building nothing. */
 export async function warm(options: WarmOptions): Promise<WarmResult> {
   const planned = planBatch([...(options.refs ?? []).map((ref) => ({ ref })), ...(options.images ?? [])], options.shard ? { shard: options.shard } : {});
-  const session = await Session.open(options);
+  const session = await Session.open(options, planned.map((image) => image.location));
   try {
-    await session.warmUpFor(planned.map((image) => image.location));
     const started = Date.now();
     session.emit({ type: 'run-start', images: planned.length });
     const images = await mapLimit(planned, options.jobs ?? 4, (image) => warmOne(session, image));

@@ -8,6 +8,7 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Script } from 'node:vm';
+import { threadId } from 'node:worker_threads';
 
 /** What the bundle exports: the CLI's entry point. */
 export interface BundledCli {
@@ -35,7 +36,7 @@ function readIfPresent(path: string): Buffer | undefined {
 
 /** Best effort: a read-only install or a full disk only means the next run compiles again. */
 function keepCache(path: string, data: Buffer): void {
-  const temp = `${path}.${process.pid}.tmp`;
+  const temp = `${path}.${process.pid}-${threadId}.tmp`;
   try {
     writeFileSync(temp, data);
     renameSync(temp, path);
