@@ -5,6 +5,7 @@
  * Node 20 has no compile cache of its own, and Node 22's does not reach code compiled through `vm`;
  * the layer worker's bundle loads the same way, in each pool thread.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -22,9 +23,14 @@ export interface LoadedBundle<T> {
   cacheUsed: boolean;
 }
 
-/** One cache per V8 version: V8 refuses code cached by another, so Node versions do not take turns overwriting one file. */
-export function codeCachePath(bundle: string): string {
-  return `${bundle}.v8-${process.versions.v8}.cache`;
+/**
+ * One cache per bundle content and V8 version. V8 refuses code cached by another V8, so Node versions
+ * do not take turns overwriting one file; but it checks only the source's length, so a changed bundle
+ * must never meet the cache of the old one.
+ */
+export function codeCachePath(bundle: string, source: Buffer): string {
+  const content = createHash('sha256').update(source).digest('hex').slice(0, 16);
+  return `${bundle}.${content}.v8-${process.versions.v8}.cache`;
 }
 
 function readIfPresent(path: string): Buffer | undefined {
@@ -50,11 +56,11 @@ function keepCache(path: string, data: Buffer): void {
 export function loadBundle<T>(bundle: string, env: NodeJS.ProcessEnv = process.env): LoadedBundle<T> {
   // Node's own switch for its compile cache turns this one off too.
   const enabled = !env.NODE_DISABLE_COMPILE_CACHE;
-  const cachePath = codeCachePath(bundle);
+  const bytes = readFileSync(bundle);
+  const cachePath = codeCachePath(bundle, bytes);
   const cachedData = enabled ? readIfPresent(cachePath) : undefined;
-  const source = readFileSync(bundle, 'utf8');
   // The wrapper stays on the first line, so stack traces keep the bundle's line numbers.
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${bytes.toString('utf8')}\n})`, {
     filename: bundle,
     ...(cachedData ? { cachedData } : {}),
   });

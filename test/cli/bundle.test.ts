@@ -1,9 +1,10 @@
-import { chmod, cp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir as makeTemp } from '../helpers/tar.js';
+import { codeCachePath } from '../../src/cli/bundle-loader.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const EXAMPLE = `oci:${join(ROOT, 'test/fixtures/example-oci')}:latest`;
@@ -55,14 +56,27 @@ describe('the bundled CLI', () => {
     await load();
     expect(await load()).toEqual({ cacheUsed: true, run: 'function' });
     expect(await load({ NODE_DISABLE_COMPILE_CACHE: '1' })).toEqual({ cacheUsed: false, run: 'function' });
-    const caches = (await readdir(join(pkg, 'dist/bundle'))).filter((name) => name.endsWith('.cache'));
-    expect(caches).toContain(`rootforge.cjs.v8-${process.versions.v8}.cache`);
+    expect(existsSync(codeCachePath(bundle, await readFile(bundle)))).toBe(true);
+  });
+
+  it('never uses the cache of another bundle of the same length', async () => {
+    const pkg = await bundleOnlyInstall();
+    const bundle = join(pkg, 'dist/bundle/rootforge.cjs');
+    const before = await readFile(bundle, 'utf8');
+    // V8 checks only the length of the source its cache was made from; a tab turned space keeps it.
+    await writeFile(bundle, before.replace('\t', ' '));
+    const loader = join(pkg, 'dist/src/cli/bundle-loader.js');
+    const probe = `const { loadBundle } = await import(${JSON.stringify(loader)}); console.log(JSON.stringify(loadBundle(${JSON.stringify(bundle)}).cacheUsed));`;
+    const load = async (): Promise<unknown> => JSON.parse((await execa('node', ['--input-type=module', '-e', probe])).stdout);
+    expect(await load()).toBe(false);
+    expect(await load()).toBe(true);
   });
 
   it('runs, compiling as usual, when the code cache is damaged or gone', async () => {
     const pkg = await bundleOnlyInstall();
     const version = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-    const cache = join(pkg, `dist/bundle/rootforge.cjs.v8-${process.versions.v8}.cache`);
+    const bundle = join(pkg, 'dist/bundle/rootforge.cjs');
+    const cache = codeCachePath(bundle, await readFile(bundle));
     await writeFile(cache, 'not a code cache');
     expect((await execa('node', [join(pkg, 'dist/src/cli/launch.js'), '--version'])).stdout.trim()).toBe(version);
     // The damaged cache was replaced by a good one.
