@@ -1,7 +1,7 @@
 // `npm run build`, second step: the CLI and the layer worker, each bundled into dist/bundle. One file
 // starts about 0.15 s sooner than the ~300 modules it replaces. It is only an optimisation: where
 // rolldown cannot run (it needs Node 20.19), the bin runs the compiled modules in dist/src instead.
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 
@@ -36,10 +36,9 @@ await writeFile(
 );
 
 // Loading each bundle once writes its code cache beside it, so the first real run starts fast too.
-const { codeCachePath, loadBundle } = await import('../dist/src/cli/bundle-loader.js');
+const { loadBundle } = await import('../dist/src/cli/bundle-loader.js');
 for (const name of Object.keys(bundles)) {
   const path = resolve(`dist/bundle/${name}.cjs`);
-  loadBundle(path);
-  if (!existsSync(codeCachePath(path, await readFile(path)))) throw new Error(`rootforge build: no code cache was written beside ${path}`);
+  if (!existsSync(loadBundle(path).cachePath)) throw new Error(`rootforge build: no code cache was written beside ${path}`);
 }
 console.log('rootforge build: bundled the CLI and the layer worker into dist/bundle, with code caches');

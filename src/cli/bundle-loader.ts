@@ -21,6 +21,8 @@ export interface LoadedBundle<T> {
   exports: T;
   /** True when V8 used a cache, false when it compiled the bundle afresh. */
   cacheUsed: boolean;
+  /** Where this bundle's cache is (or, when it could not be written, would be) kept. */
+  cachePath: string;
 }
 
 /**
@@ -70,5 +72,5 @@ export function loadBundle<T>(bundle: string, env: NodeJS.ProcessEnv = process.e
   const cacheUsed = cachedData !== undefined && !script.cachedDataRejected;
   // Taken after the top level ran, so the cache holds the functions that ran at start-up too.
   if (enabled && !cacheUsed) keepCache(cachePath, script.createCachedData());
-  return { exports: module.exports, cacheUsed };
+  return { exports: module.exports, cacheUsed, cachePath };
 }
