@@ -20,7 +20,9 @@ import { cleanStaleWork } from './stale-work.js';
 import { Session, type SessionOptions } from './session.js';
 import { imageConfigSummary, type Sidecar } from './sidecar.js';
 import { buildRootfs, type RootfsBuildOptions } from './rootfs.js';
-import { detectE2fsprogs, choosePopulate, type E2fsTools } from '../ext4/tools.js';
+import { choosePopulate, type E2fsTools } from '../ext4/tools.js';
+import { forgetE2fsprogs, rememberedE2fsprogs } from '../cache/tools-record.js';
+import { defaultCacheDir } from '../cache/dirs.js';
 import { flattenedKey, flattenedPath } from '../cache/flattened.js';
 import { copyKeptImage, findKeptImage, keepImage } from '../cache/kept-images.js';
 import { syncAndHash } from '../fs/sync-and-hash.js';
@@ -53,8 +55,9 @@ export interface BuildResult {
 /** Builds one ext4 per image into outDir; a failed image never stops the others. */
 export async function build(options: BuildOptions): Promise<BuildResult> {
   const planned = planBatch([...(options.refs ?? []).map((ref) => ({ ref })), ...(options.images ?? [])], options.shard ? { shard: options.shard } : {});
-  // Probing e2fsprogs runs mkfs twice; opening the cache and resolving the first images meanwhile hides it.
-  const e2fs = detectE2fsprogs(options.signal).then((tools) => ({ tools, populate: choosePopulate(options.populate, tools) }));
+  // Probing e2fsprogs runs mkfs twice, unless the cache remembers the answer; opening the cache and resolving the first images meanwhile hides it.
+  const cacheRoot = options.cacheDir ?? defaultCacheDir(options.env);
+  const e2fs = rememberedE2fsprogs(cacheRoot, options.signal).then((tools) => ({ tools, populate: choosePopulate(options.populate, tools) }));
   e2fs.catch(() => undefined);
   const session = await Session.open(options, planned.map((image) => image.location));
   try {
@@ -74,6 +77,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         return { ref: image.spec.ref, status: 'failed', error: info } satisfies ImageResult;
       }
     });
+    // A tool that failed where the remembered probe said it would work: probe afresh next time.
+    if (images.some((image) => image.error?.code === 'ERR_TOOL_FAILED' || image.error?.code === 'ERR_TOOL_MISSING')) await forgetE2fsprogs(session.layout.root).catch(() => undefined);
     session.emit({ type: 'run-done', ...countStatuses(images), seconds: (Date.now() - started) / 1000 });
     return { images };
   } finally {

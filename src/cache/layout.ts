@@ -9,6 +9,7 @@ import { BlobWriter, type ExpectedBlob } from './blob-writer.js';
 import { isStaleTemp } from './stale.js';
 import { acquireDirLock, removeIfAbandoned, type ReleaseLock } from './dir-lock.js';
 import { KEPT_IMAGES_DIR } from './kept-images.js';
+import { TOOLS_RECORD_DIR } from './tools-record.js';
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 const TEMP_DIR = '.rootforge-tmp';
@@ -160,9 +161,9 @@ export class OciLayout {
   async cleanStaleTemps(now = Date.now()): Promise<string[]> {
     const removed: string[] = [];
     const inTemp = (await readdir(this.tempDir).catch(() => [] as string[])).map((name) => ({ name, path: join(this.tempDir, name) }));
-    // Index files and kept-image records are written atomically beside their final name, so a killed writer leaves its temp there.
+    // Index files, kept-image records and the e2fsprogs record are written atomically beside their final name, so a killed writer leaves its temp there.
     const besideFinal = [];
-    for (const dir of [join(this.root, LAYER_INDEX_DIR), join(this.root, KEPT_IMAGES_DIR)]) {
+    for (const dir of [join(this.root, LAYER_INDEX_DIR), join(this.root, KEPT_IMAGES_DIR), join(this.root, TOOLS_RECORD_DIR)]) {
       const names = await readdir(dir).catch(() => [] as string[]);
       besideFinal.push(...names.filter((name) => name.endsWith('.tmp')).map((name) => ({ name, path: join(dir, name) })));
     }
