@@ -31,14 +31,21 @@ async function identity(path: string): Promise<string> {
   return s ? `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}` : 'missing';
 }
 
+type FoundTools = Pick<E2fsTools, 'mkfs' | 'debugfs' | 'e2fsck' | 'tune2fs'>;
+
 /** Names what the probe would see; undefined when mkfs or debugfs is not found, so the probe reports that itself. */
-async function probeKey(dirs: readonly string[], env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  const tools = await Promise.all([findTool(['mkfs.ext4', 'mke2fs'], dirs), findTool(['debugfs'], dirs), findTool(['e2fsck', 'fsck.ext4'], dirs), findTool(['tune2fs'], dirs)]);
-  if (!tools[0] || !tools[1]) return undefined;
-  const files = [...tools.map((tool) => tool ?? 'none'), ...LOADER_FILES];
+async function probeKey(dirs: readonly string[], env: NodeJS.ProcessEnv): Promise<{ key: string; found: FoundTools } | undefined> {
+  const [mkfs, debugfs, e2fsck, tune2fs] = await Promise.all([findTool(['mkfs.ext4', 'mke2fs'], dirs), findTool(['debugfs'], dirs), findTool(['e2fsck', 'fsck.ext4'], dirs), findTool(['tune2fs'], dirs)]);
+  if (!mkfs || !debugfs) return undefined;
+  const files = [mkfs, debugfs, e2fsck ?? 'none', tune2fs ?? 'none', ...LOADER_FILES];
   const identities = await Promise.all(files.map(async (file) => [file, file === 'none' ? 'none' : await identity(file)]));
   const material = { rootforge: packageVersion(), dirs, files: identities, env: LOADER_ENV.map((name) => env[name] ?? null) };
-  return createHash('sha256').update(JSON.stringify(material)).digest('hex');
+  return { key: createHash('sha256').update(JSON.stringify(material)).digest('hex'), found: { mkfs, debugfs, ...(e2fsck ? { e2fsck } : {}), ...(tune2fs ? { tune2fs } : {}) } };
+}
+
+/** A record may name only the binaries this search finds: a cache others can write must not choose what rootforge runs. */
+function namesFound(tools: E2fsTools, found: FoundTools): boolean {
+  return tools.mkfs === found.mkfs && tools.debugfs === found.debugfs && tools.e2fsck === found.e2fsck && tools.tune2fs === found.tune2fs;
 }
 
 async function readRecord(path: string): Promise<ToolsRecord | undefined> {
@@ -53,16 +60,16 @@ async function readRecord(path: string): Promise<ToolsRecord | undefined> {
 /** detectE2fsprogs, answered from the cache's record while nothing it depends on has changed; a cache that cannot be written only means probing again. */
 export async function rememberedE2fsprogs(cacheRoot: string, signal?: AbortSignal, opts: { pathEnv?: string; env?: NodeJS.ProcessEnv } = {}): Promise<E2fsTools> {
   const dirs = searchDirs(opts.pathEnv ?? process.env.PATH);
-  const key = await probeKey(dirs, opts.env ?? process.env);
+  const probe = await probeKey(dirs, opts.env ?? process.env);
   const path = toolsRecordPath(cacheRoot);
-  if (key !== undefined) {
+  if (probe !== undefined) {
     const record = await readRecord(path);
-    if (record?.key === key) return record.tools;
+    if (record?.key === probe.key && namesFound(record.tools, probe.found)) return record.tools;
   }
   const tools = await detectE2fsprogs(signal, { dirs });
-  if (key !== undefined) {
+  if (probe !== undefined) {
     await mkdir(dirname(path), { recursive: true })
-      .then(() => writeFileAtomic(path, JSON.stringify({ key, tools } satisfies ToolsRecord, null, 2) + '\n'))
+      .then(() => writeFileAtomic(path, JSON.stringify({ key: probe.key, tools } satisfies ToolsRecord, null, 2) + '\n'))
       .catch(() => undefined);
   }
   return tools;

@@ -62,6 +62,15 @@ describe('the remembered e2fsprogs probe', () => {
     expect(JSON.parse(await readFile(toolsRecordPath(cache), 'utf8'))).toMatchObject({ tools: fresh });
   });
 
+  it('never runs a binary the record names but the search does not find', async () => {
+    await rememberedE2fsprogs(cache, undefined, { pathEnv: tools });
+    const record = JSON.parse(await readFile(toolsRecordPath(cache), 'utf8')) as { key: string; tools: { mkfs: string } };
+    await writeFile(toolsRecordPath(cache), JSON.stringify({ ...record, tools: { ...record.tools, mkfs: join(dir, 'elsewhere', 'mkfs.ext4') } }));
+    const found = await rememberedE2fsprogs(cache, undefined, { pathEnv: tools });
+    expect(found.mkfs).toBe(join(tools, 'mkfs.ext4'));
+    expect(await runs(log)).toBe(4);
+  });
+
   it('probes afresh once the record is forgotten', async () => {
     await rememberedE2fsprogs(cache, undefined, { pathEnv: tools });
     await forgetE2fsprogs(cache);
