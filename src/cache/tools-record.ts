@@ -1,5 +1,5 @@
 /**
- * The e2fsprogs probe, remembered in the cache. Probing runs mkfs twice, about 90 ms of a warm build; the
+ * The e2fsprogs probe, remembered in the cache. Probing runs mkfs twice, about 80 ms of a warm build; the
  * record is used only while everything the answer depends on is unchanged: the binaries found, the shared
  * libraries and locales mkfs loads (libarchive and C.UTF-8 for tar input), and the environment that steers them.
  */
