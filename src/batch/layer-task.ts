@@ -22,6 +22,8 @@ export interface LayerTask {
   localBlob?: string;
   /** Refuse layers that expand past this many bytes (decompression bombs). */
   maxUncompressedBytes: number;
+  /** The main thread found the registry speaks plain HTTP: the pool's client need not try TLS first again. */
+  plainHttp?: boolean;
 }
 
 export interface LayerTaskResult {
@@ -85,7 +87,9 @@ export async function prepareLayer(task: LayerTask, opts: { signal?: AbortSignal
             opts.onProgress?.(sink.written);
           }
         } else {
-          await clientFor(task.client).downloadBlob(task.ref, descriptor, sink, { signal: opts.signal, onProgress: opts.onProgress });
+          const client = clientFor(task.client);
+          if (task.plainHttp) client.learnPlainHttp(task.ref);
+          await client.downloadBlob(task.ref, descriptor, sink, { signal: opts.signal, onProgress: opts.onProgress });
         }
         result.downloadedBytes = writer.written;
         await writer.commit();

@@ -133,6 +133,7 @@ export class Session {
               maxExpansion: this.options.maxExpansion ?? DEFAULT_EXPANSION_LIMITS.maxExpansion,
             }),
             ...(localBlob ? { localBlob } : {}),
+            ...(!localBlob && this.client.speaksPlainHttp(image.ref) ? { plainHttp: true } : {}),
           };
           const all = followers;
           // A layer already in the cache needs no worker thread: starting one costs more than the check.

@@ -172,6 +172,20 @@ export class RegistryClient {
     return this.allowsHttp(url) || this.insecure.has(ref.registry.toLowerCase());
   }
 
+  /** Whether this client found that ref's registry answers a TLS handshake in plain text (and may use plain HTTP). */
+  speaksPlainHttp(ref: ImageReference): boolean {
+    return this.baseUrl(ref).protocol === 'http:';
+  }
+
+  /**
+   * Takes another client's finding that ref's registry speaks plain HTTP, so this one skips its own TLS attempt.
+   * Honoured only where this client's policy allows plain HTTP, so it can never downgrade any other registry.
+   */
+  learnPlainHttp(ref: ImageReference): void {
+    const url = this.baseUrl(ref);
+    if (url.protocol === 'https:' && this.mayUsePlainHttp(ref, url)) this.plainHttpHosts.add(url.host);
+  }
+
   /** Fetches a manifest or index by digest (if the reference has one) or tag, verified and size-capped. */
   async getManifest(ref: ImageReference, signal?: AbortSignal): Promise<ManifestResponse> {
     const reference = manifestReference(ref);

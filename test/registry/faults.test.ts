@@ -392,4 +392,14 @@ describe('transport policy', () => {
     expect(c.allowsHttp(new URL('http://128.0.0.1'))).toBe(false);
     expect(c.allowsHttp(new URL('http://localhost.evil.com'))).toBe(false);
   });
+
+  it('takes another thread\'s finding that a registry speaks plain HTTP only where plain HTTP is allowed', () => {
+    const c = client({ insecureRegistries: ['myreg.lan:5000'] });
+    for (const ref of ['127.0.0.1:5000/a:b', 'myreg.lan:5000/a:b', 'registry.example.com/a:b', 'myreg.lan:6000/a:b']) c.learnPlainHttp(parseReference(ref));
+    expect(c.speaksPlainHttp(parseReference('127.0.0.1:5000/a:b'))).toBe(true);
+    expect(c.speaksPlainHttp(parseReference('myreg.lan:5000/a:b'))).toBe(true);
+    expect(c.speaksPlainHttp(parseReference('registry.example.com/a:b'))).toBe(false);
+    expect(c.speaksPlainHttp(parseReference('myreg.lan:6000/a:b'))).toBe(false);
+    expect(client().speaksPlainHttp(parseReference('127.0.0.1:5000/a:b'))).toBe(false);
+  });
 });

@@ -46,6 +46,8 @@ export interface FakeServer {
   host: string;
   url: string;
   seen: SeenRequest[];
+  /** Connections that opened with something other than HTTP, such as a TLS handshake (each answered 400, as Node does). */
+  readonly clientErrors: number;
   close(): Promise<void>;
 }
 
@@ -59,12 +61,20 @@ export async function startFakeServer(handler: (req: IncomingMessage, res: Serve
       res.destroy();
     });
   });
+  let clientErrors = 0;
+  server.on('clientError', (_error, socket) => {
+    clientErrors++;
+    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     host: `127.0.0.1:${port}`,
     url: `http://127.0.0.1:${port}`,
     seen,
+    get clientErrors() {
+      return clientErrors;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
