@@ -17,12 +17,11 @@ import type { ImageSpec } from './image-spec.js';
 import type { Shard } from './shard.js';
 import { ImageInputs } from './image-inputs.js';
 import { cleanStaleWork } from './stale-work.js';
-import { Session, type SessionOptions } from './session.js';
+import { cacheRootFor, Session, type SessionOptions } from './session.js';
 import { imageConfigSummary, type Sidecar } from './sidecar.js';
 import { buildRootfs, type RootfsBuildOptions } from './rootfs.js';
 import { choosePopulate, type E2fsTools } from '../ext4/tools.js';
 import { forgetE2fsprogs, rememberedE2fsprogs } from '../cache/tools-record.js';
-import { defaultCacheDir } from '../cache/dirs.js';
 import { flattenedKey, flattenedPath } from '../cache/flattened.js';
 import { copyKeptImage, findKeptImage, keepImage } from '../cache/kept-images.js';
 import { syncAndHash } from '../fs/sync-and-hash.js';
@@ -56,8 +55,7 @@ export interface BuildResult {
 export async function build(options: BuildOptions): Promise<BuildResult> {
   const planned = planBatch([...(options.refs ?? []).map((ref) => ({ ref })), ...(options.images ?? [])], options.shard ? { shard: options.shard } : {});
   // Probing e2fsprogs runs mkfs twice, unless the cache remembers the answer; opening the cache and resolving the first images meanwhile hides it.
-  const cacheRoot = options.cacheDir ?? defaultCacheDir(options.env);
-  const e2fs = rememberedE2fsprogs(cacheRoot, options.signal).then((tools) => ({ tools, populate: choosePopulate(options.populate, tools) }));
+  const e2fs = rememberedE2fsprogs(cacheRootFor(options), options.signal).then((tools) => ({ tools, populate: choosePopulate(options.populate, tools) }));
   e2fs.catch(() => undefined);
   const session = await Session.open(options, planned.map((image) => image.location));
   try {

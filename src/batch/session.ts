@@ -65,7 +65,7 @@ export class Session {
    * registry client: the two then overlap each other and resolving, instead of delaying the first download.
    */
   static async open(options: SessionOptions, warmUpFor: readonly ImageLocation[] = []): Promise<Session> {
-    const layout = await OciLayout.open(options.cacheDir ?? defaultCacheDir(options.env));
+    const layout = await OciLayout.open(cacheRootFor(options));
     await layout.cleanStaleTemps();
     const pool = createLayerPool(options.workers ?? defaultWorkerCount(), clientOptionsFor(options));
     try {
@@ -178,6 +178,11 @@ export class Session {
     const names = await readdir(this.layout.tempDir).catch(() => [] as string[]);
     await Promise.all(names.filter((n) => tempOwnerPid(n) === process.pid).map((n) => rm(join(this.layout.tempDir, n), { force: true })));
   }
+}
+
+/** The run's cache directory: the one given, else the user's default. */
+export function cacheRootFor(options: Pick<SessionOptions, 'cacheDir' | 'env'>): string {
+  return options.cacheDir ?? defaultCacheDir(options.env);
 }
 
 /** What a registry client is built from, in this thread and in the pool's. Plain data, for the worker boundary. */
