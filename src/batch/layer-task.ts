@@ -8,8 +8,10 @@ import type { Descriptor } from '../oci/types.js';
 import { RegistryClient, type RegistryClientOptions } from '../registry/client.js';
 import type { ImageReference } from '../registry/reference.js';
 import { decompressStream } from '../layer/decompress.js';
-import { commitUncompressed, StreamingUnpack, writableInto } from './streaming-unpack.js';
+import { commitUncompressed, StreamingUnpack, writableInto, type DownloadUnpack } from './streaming-unpack.js';
+import { ExternalUnpack } from './external-unpack.js';
 import { LayerIndexer } from '../layer/layer-indexer.js';
+import { EXTERNAL_DECODE_MIN_BYTES, findZstdTool } from '../layer/external-decoder.js';
 
 /** Plain data, so it can cross into a worker thread. */
 export interface LayerTask {
@@ -24,6 +26,8 @@ export interface LayerTask {
   maxUncompressedBytes: number;
   /** The main thread found the registry speaks plain HTTP: the pool's client need not try TLS first again. */
   plainHttp?: boolean;
+  /** Decompress zstd layers with the zstd tool when installed (default true); false keeps to fzstd. */
+  externalDecoders?: boolean;
 }
 
 export interface LayerTaskResult {
@@ -78,7 +82,7 @@ export async function prepareLayer(task: LayerTask, opts: { signal?: AbortSignal
     if (!(await layout.hasBlob(descriptor.digest, descriptor.size))) {
       const writer = await layout.createWriter({ digest: descriptor.digest, size: descriptor.size });
       // Decompress while downloading when the uncompressed tar is wanted too: the two then overlap.
-      const unpack = compression !== 'none' && (await layout.blobSize(diffId)) === undefined ? await StreamingUnpack.start(layout, compression, diffId, task.maxUncompressedBytes) : undefined;
+      const unpack = compression !== 'none' && (await layout.blobSize(diffId)) === undefined ? await startUnpack(layout, task, compression) : undefined;
       const sink = unpack ? unpack.tee(writer) : writer;
       try {
         if (task.localBlob) {
@@ -115,6 +119,14 @@ export async function prepareLayer(task: LayerTask, opts: { signal?: AbortSignal
   } finally {
     await release?.();
   }
+}
+
+/** Decompresses while downloading: zstd through the zstd tool when installed and the layer is not tiny, else in-process. */
+async function startUnpack(layout: OciLayout, task: LayerTask, compression: 'gzip' | 'zstd'): Promise<DownloadUnpack> {
+  const { descriptor, diffId, maxUncompressedBytes } = task;
+  const zstd = compression === 'zstd' && task.externalDecoders !== false && descriptor.size >= EXTERNAL_DECODE_MIN_BYTES ? await findZstdTool() : undefined;
+  if (zstd) return ExternalUnpack.start(layout, diffId, maxUncompressedBytes, zstd);
+  return StreamingUnpack.start(layout, compression, diffId, maxUncompressedBytes);
 }
 
 async function unpackLayer(layout: OciLayout, digest: Digest, compression: 'gzip' | 'zstd' | 'none', diffId: Digest, maxBytes: number, signal?: AbortSignal): Promise<number> {

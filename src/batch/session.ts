@@ -38,6 +38,8 @@ export interface SessionOptions {
   workDir?: string;
   /** Pull-through mirrors: registry (e.g. docker.io) -> mirror host[:port]; a mirror that fails falls back to the registry. */
   mirrors?: Record<string, string>;
+  /** Decompress zstd layers with the zstd tool when it is installed (default true); false keeps to fzstd. */
+  externalDecoders?: boolean;
   /** Registry client tuning beyond the above (backoff delays, user agent). */
   registry?: Pick<RegistryClientOptions, 'retryBaseMs' | 'retryMaxMs' | 'maxRetryAfterMs' | 'userAgent'>;
 }
@@ -134,6 +136,7 @@ export class Session {
             }),
             ...(localBlob ? { localBlob } : {}),
             ...(!localBlob && this.client.speaksPlainHttp(image.ref) ? { plainHttp: true } : {}),
+            ...(this.options.externalDecoders === false ? { externalDecoders: false } : {}),
           };
           const all = followers;
           // A layer already in the cache needs no worker thread: starting one costs more than the check.

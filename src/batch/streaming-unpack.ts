@@ -39,12 +39,35 @@ export async function commitUncompressed(writer: BlobWriter, layout: OciLayout, 
   return size;
 }
 
+/** What unpacks a layer while it downloads: in-process here, or through an external decoder (external-unpack.ts). */
+export interface DownloadUnpack {
+  tee(blob: BlobWriter): BlobSink;
+  abandon(): Promise<void>;
+  finish(): Promise<number | undefined>;
+}
+
+/** A sink that writes each downloaded chunk to `blob` and feeds it to a decompressor at once; `feed` must never throw. A download that starts over abandons the unpack. */
+export function teeSink(blob: BlobWriter, feed: (chunk: Uint8Array) => Promise<void>, abandon: () => Promise<void>): BlobSink {
+  return {
+    get written() {
+      return blob.written;
+    },
+    write: async (chunk) => {
+      await Promise.all([blob.write(chunk), feed(chunk)]);
+    },
+    reset: async () => {
+      await abandon();
+      await blob.reset();
+    },
+  };
+}
+
 /**
  * Decompresses a layer while it downloads, into the blob named by its diff_id, so the two overlap.
  * Anything unusual (a download that starts over, a decompression error, a limit) abandons it quietly:
  * the sequential unpack then runs after the download and reports what is wrong.
  */
-export class StreamingUnpack {
+export class StreamingUnpack implements DownloadUnpack {
   private abandoned = false;
 
   private constructor(
@@ -68,19 +91,7 @@ export class StreamingUnpack {
 
   /** A sink that writes the download to `blob` and feeds each chunk to the decompressor too. */
   tee(blob: BlobWriter): BlobSink {
-    return {
-      get written() {
-        return blob.written;
-      },
-      // The chunk goes to the file and to zlib at once; feed never throws, so a failing write is the only error.
-      write: async (chunk) => {
-        await Promise.all([blob.write(chunk), this.feed(chunk)]);
-      },
-      reset: async () => {
-        await this.abandon();
-        await blob.reset();
-      },
-    };
+    return teeSink(blob, (chunk) => this.feed(chunk), () => this.abandon());
   }
 
   /** Never throws: a failing decompressor must not fail the download, only the streaming attempt. */

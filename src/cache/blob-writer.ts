@@ -9,6 +9,9 @@ import { fsyncDir } from './atomic.js';
 import { writeAll } from '../fs/write-all.js';
 import { EarlyFlush } from '../fs/early-flush.js';
 
+/** Read size for content another process wrote. */
+const ABSORB_CHUNK = 1 << 20;
+
 export interface ExpectedBlob {
   digest: Digest;
   /** Known size, enforced while writing; omit for content of unknown length (uncompressed layers). */
@@ -38,18 +41,48 @@ export class BlobWriter implements BlobSink {
 
   static async create(tempDir: string, finalPath: string, expected: ExpectedBlob): Promise<BlobWriter> {
     const tempPath = join(tempDir, `${process.pid}-${randomBytes(6).toString('hex')}-${expected.digest.slice(7, 19)}.partial`);
-    const handle = await open(tempPath, 'wx', 0o644);
+    // Readable too, so absorb() can take in what a decoder process wrote.
+    const handle = await open(tempPath, 'wx+', 0o644);
     return new BlobWriter(handle, tempPath, finalPath, expected);
   }
 
   async write(chunk: Uint8Array): Promise<void> {
+    this.checkLimit(chunk.byteLength);
+    await writeAll(this.handle, chunk, this.written);
+    this.took(chunk);
+  }
+
+  /** The temp file's descriptor, for a child process to write the content into; absorb() takes it in. */
+  get fd(): number {
+    return this.handle.fd;
+  }
+
+  /**
+   * Takes in what another process appended to the temp file since the last call, as if written here:
+   * counted, limited and hashed. Each chunk is a fresh buffer, which `onChunk` may keep.
+   */
+  async absorb(onChunk?: (chunk: Buffer) => Promise<void>): Promise<void> {
+    for (;;) {
+      const buffer = Buffer.allocUnsafe(ABSORB_CHUNK);
+      const { bytesRead } = await this.handle.read(buffer, 0, ABSORB_CHUNK, this.written);
+      if (bytesRead === 0) return;
+      const chunk = buffer.subarray(0, bytesRead);
+      this.checkLimit(bytesRead);
+      this.took(chunk);
+      await onChunk?.(chunk);
+    }
+  }
+
+  private checkLimit(bytes: number): void {
     const limit = this.expected.size ?? this.expected.maxBytes;
-    if (limit !== undefined && this.written + chunk.byteLength > limit) {
+    if (limit !== undefined && this.written + bytes > limit) {
       throw this.expected.size !== undefined
         ? new RootforgeError('ERR_SIZE_MISMATCH', `blob is larger than its declared size of ${this.expected.size} bytes`, { blob: this.expected.digest })
         : new RootforgeError('ERR_LIMIT_EXCEEDED', `content exceeds the limit of ${limit} bytes`, { blob: this.expected.digest });
     }
-    await writeAll(this.handle, chunk, this.written);
+  }
+
+  private took(chunk: Uint8Array): void {
     this.hash.update(chunk);
     this.written += chunk.byteLength;
     this.flush.wrote(this.written);
