@@ -17,8 +17,8 @@ describe('rootforge doctor', () => {
     const run = await execa('node', [CLI_MAIN, 'doctor', '--cache-dir', join(dir, 'cache'), '--json'], { reject: false });
     expect(run.exitCode, run.stdout).toBe(0);
     const { checks } = JSON.parse(run.stdout) as { checks: { name: string; ok: boolean }[] };
-    expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining(['node', 'mkfs.ext4', 'debugfs', 'e2fsck', 'tune2fs', 'cache']));
-    expect(checks.every((c) => c.ok), 'e2fsck and tune2fs are found too').toBe(true);
+    expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining(['node', 'mkfs.ext4', 'debugfs', 'e2fsck', 'tune2fs', 'zstd', 'cache']));
+    expect(checks.every((c) => c.ok), 'e2fsck, tune2fs and zstd are found too').toBe(true);
   });
 
   it('names the packages to install when e2fsprogs is missing', async () => {
@@ -28,6 +28,8 @@ describe('rootforge doctor', () => {
     const e2fs = checks.find((c) => c.name === 'e2fsprogs');
     expect(e2fs).toMatchObject({ ok: false, required: true });
     expect(e2fs?.detail).toMatch(/apt-get install e2fsprogs.*dnf install e2fsprogs.*apk add e2fsprogs/);
+    // zstd only speeds zstd layers up: missing, it warns and says what to install.
+    expect(checks.find((c) => c.name === 'zstd')).toMatchObject({ ok: false, required: false, detail: expect.stringContaining('install zstd') as unknown });
   });
 
   it('warns that builds fall back to the dir path when e2fsprogs is too old for tar input', async () => {

@@ -2,7 +2,7 @@ import { access, constants, mkdir } from 'node:fs/promises';
 import { Command } from 'commander';
 import { defaultCacheDir } from '../../cache/dirs.js';
 import { asRootforgeError } from '../../errors.js';
-import { choosePopulate, detectE2fsprogs, TAR_STDIN_VERSION } from '../../ext4/tools.js';
+import { choosePopulate, detectE2fsprogs, findTool, TAR_STDIN_VERSION } from '../../ext4/tools.js';
 import type { CommandContext } from '../context.js';
 
 interface Check {
@@ -37,6 +37,13 @@ export async function runChecks(cacheDir: string, signal?: AbortSignal, toolDirs
     const e = asRootforgeError(error);
     checks.push({ name: 'e2fsprogs', ok: false, required: true, detail: `${e.message}; install ${E2FSPROGS}` });
   }
+  const zstd = await findTool(['zstd'], ...(toolDirs ? [toolDirs] : []));
+  checks.push({
+    name: 'zstd',
+    ok: zstd !== undefined,
+    required: false,
+    detail: zstd ? `${zstd}: decodes zstd layers about 4× faster than the built-in decoder` : 'not found; zstd layers decode in-process, about 4× slower: install zstd (apt-get, dnf or apk install zstd)',
+  });
   try {
     await mkdir(cacheDir, { recursive: true });
     await access(cacheDir, constants.W_OK);
