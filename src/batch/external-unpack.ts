@@ -62,8 +62,8 @@ export class ExternalUnpack implements DownloadUnpack {
     }
   }
 
-  /** Never throws: a failing decoder must not fail the download, only this attempt. */
-  private async feed(chunk: Uint8Array): Promise<void> {
+  /** The next compressed bytes. Never throws: a failing decoder must not fail the download, only this attempt. */
+  async feed(chunk: Uint8Array): Promise<void> {
     if (this.abandoned) return;
     try {
       const frames = this.frames.feed(chunk);

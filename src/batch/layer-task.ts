@@ -79,10 +79,12 @@ export async function prepareLayer(task: LayerTask, opts: { signal?: AbortSignal
   try {
     let started = performance.now();
     let streamed: number | undefined;
+    let triedTool = false;
     if (!(await layout.hasBlob(descriptor.digest, descriptor.size))) {
       const writer = await layout.createWriter({ digest: descriptor.digest, size: descriptor.size });
       // Decompress while downloading when the uncompressed tar is wanted too: the two then overlap.
       const unpack = compression !== 'none' && (await layout.blobSize(diffId)) === undefined ? await startUnpack(layout, task, compression) : undefined;
+      triedTool = unpack instanceof ExternalUnpack;
       const sink = unpack ? unpack.tee(writer) : writer;
       try {
         if (task.localBlob) {
@@ -110,7 +112,9 @@ export async function prepareLayer(task: LayerTask, opts: { signal?: AbortSignal
     if (existing !== undefined) {
       result.uncompressedBytes = existing;
     } else {
-      result.uncompressedBytes = await unpackLayer(layout, descriptor.digest, compression, diffId, task.maxUncompressedBytes, opts.signal);
+      // A cached blob whose tar was pruned goes through the zstd tool too; one it just failed on, or gzip, does not.
+      const byTool = triedTool || compression !== 'zstd' ? undefined : await unpackWithTool(layout, task, opts.signal);
+      result.uncompressedBytes = byTool ?? (await unpackLayer(layout, descriptor.digest, compression, diffId, task.maxUncompressedBytes, opts.signal));
     }
     result.decompressSeconds = (performance.now() - started) / 1000;
     return result;
@@ -121,12 +125,30 @@ export async function prepareLayer(task: LayerTask, opts: { signal?: AbortSignal
   }
 }
 
-/** Decompresses while downloading: zstd through the zstd tool when installed and the layer is not tiny, else in-process. */
+/** The zstd tool, for a zstd layer that is not tiny, unless the task keeps to fzstd. */
+async function zstdToolFor(task: LayerTask, compression: 'gzip' | 'zstd'): Promise<string | undefined> {
+  if (compression !== 'zstd' || task.externalDecoders === false || task.descriptor.size < EXTERNAL_DECODE_MIN_BYTES) return undefined;
+  return findZstdTool();
+}
+
+/** Decompresses while downloading: zstd through the zstd tool when there is one for it, else in-process. */
 async function startUnpack(layout: OciLayout, task: LayerTask, compression: 'gzip' | 'zstd'): Promise<DownloadUnpack> {
-  const { descriptor, diffId, maxUncompressedBytes } = task;
-  const zstd = compression === 'zstd' && task.externalDecoders !== false && descriptor.size >= EXTERNAL_DECODE_MIN_BYTES ? await findZstdTool() : undefined;
-  if (zstd) return ExternalUnpack.start(layout, diffId, maxUncompressedBytes, zstd);
-  return StreamingUnpack.start(layout, compression, diffId, maxUncompressedBytes);
+  const zstd = await zstdToolFor(task, compression);
+  if (zstd) return ExternalUnpack.start(layout, task.diffId, task.maxUncompressedBytes, zstd);
+  return StreamingUnpack.start(layout, compression, task.diffId, task.maxUncompressedBytes);
+}
+
+/** Decompresses the cached zstd blob through the zstd tool: its size, or undefined when there is no tool or the attempt was dropped. */
+async function unpackWithTool(layout: OciLayout, task: LayerTask, signal?: AbortSignal): Promise<number | undefined> {
+  const zstd = await zstdToolFor(task, 'zstd');
+  if (!zstd) return undefined;
+  const unpack = await ExternalUnpack.start(layout, task.diffId, task.maxUncompressedBytes, zstd);
+  try {
+    for await (const chunk of createReadStream(layout.blobPath(task.descriptor.digest), { highWaterMark: 1 << 20, ...(signal ? { signal } : {}) })) await unpack.feed(chunk as Buffer);
+    return await unpack.finish();
+  } finally {
+    await unpack.abandon();
+  }
 }
 
 async function unpackLayer(layout: OciLayout, digest: Digest, compression: 'gzip' | 'zstd' | 'none', diffId: Digest, maxBytes: number, signal?: AbortSignal): Promise<number> {

@@ -129,7 +129,7 @@ describe('unpacking zstd through the zstd tool', () => {
 });
 
 describe('a worker thread preparing a zstd layer', () => {
-  it('gets the same verified tar with the tool as with fzstd, and a corrupt layer fails coded either way', async () => {
+  it('gets the same verified tar with the tool as with fzstd, also from a cached blob whose tar was pruned, and a corrupt layer fails coded either way', async () => {
     const corrupt = Buffer.from(blob);
     corrupt.fill(0x41, 4096, 8192);
     const served = new Map([
@@ -161,6 +161,12 @@ describe('a worker thread preparing a zstd layer', () => {
         const layout = await OciLayout.open(good.cacheDir);
         expect(sha256Digest(await readFile(layout.blobPath(sha256Digest(tar))))).toBe(sha256Digest(tar));
         await expect(prepareLayer(task(corrupt, external))).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_(DECOMPRESS|DIFFID_MISMATCH)$/) as unknown, blob: sha256Digest(corrupt) });
+        // The tar pruned (cache prune --uncompressed): it comes back from the cached blob, through the tool too.
+        await rm(layout.blobPath(sha256Digest(tar)));
+        started.mockClear();
+        await expect(prepareLayer(good)).resolves.toMatchObject({ downloadedBytes: 0, uncompressedBytes: tar.byteLength });
+        expect(started).toHaveBeenCalledTimes(external ? 1 : 0);
+        expect(sha256Digest(await readFile(layout.blobPath(sha256Digest(tar))))).toBe(sha256Digest(tar));
       }
       started.mockRestore();
     } finally {
