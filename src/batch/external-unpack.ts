@@ -10,7 +10,7 @@ import { LayerIndexer } from '../layer/layer-indexer.js';
 import { ZstdFrameCheck } from '../layer/zstd-frames.js';
 import { commitUncompressed, teeSink, type DownloadUnpack } from './streaming-unpack.js';
 
-/** How often the decoder's output is taken in while it runs: it bounds how far past the size limit a bomb gets. */
+/** How often the decoder's output is taken in, and its size checked, while it runs: it bounds how far past the size limit a bomb gets. */
 const ABSORB_INTERVAL_MS = 20;
 
 /** Compressed bytes queued for the decoder before the download waits for it. */
@@ -39,7 +39,19 @@ export class ExternalUnpack implements DownloadUnpack {
     const writer = await layout.createWriter({ digest: diffId, maxBytes });
     const unpack = new ExternalUnpack(layout, writer, new LayerIndexer(diffId), startDecoder(zstd, writer.fd));
     unpack.absorbed = unpack.absorbWhileRunning();
+    unpack.guardSize(maxBytes);
     return unpack;
+  }
+
+  /** Stops a decoder whose file passes the limit, however far behind the reading is (a bomb decodes at GB/s). */
+  private guardSize(maxBytes: number): void {
+    const check = async (): Promise<void> => {
+      if ((await this.writer.fileBytes()) > maxBytes) await this.abandon();
+    };
+    // A closed file (abandoned, or committed) ends the checks too.
+    const timer = setInterval(() => void check().catch(() => clearInterval(timer)), ABSORB_INTERVAL_MS);
+    timer.unref();
+    void this.decoder.done.then(() => clearInterval(timer));
   }
 
   tee(blob: BlobWriter): BlobSink {

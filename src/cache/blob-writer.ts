@@ -73,6 +73,11 @@ export class BlobWriter implements BlobSink {
     }
   }
 
+  /** How large the temp file is now, whoever wrote it. */
+  async fileBytes(): Promise<number> {
+    return (await this.handle.stat()).size;
+  }
+
   private checkLimit(bytes: number): void {
     const limit = this.expected.size ?? this.expected.maxBytes;
     if (limit !== undefined && this.written + bytes > limit) {
