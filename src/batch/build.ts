@@ -23,7 +23,7 @@ import { buildRootfs, type RootfsBuildOptions } from './rootfs.js';
 import { choosePopulate, type E2fsTools } from '../ext4/tools.js';
 import { forgetE2fsprogs, rememberedE2fsprogs } from '../cache/tools-record.js';
 import { flattenedKey, flattenedPath } from '../cache/flattened.js';
-import { copyKeptImage, findKeptImage, keepImage } from '../cache/kept-images.js';
+import { findKeptImage, keepImage, placeKeptImage } from '../cache/kept-images.js';
 import { syncAndHash } from '../fs/sync-and-hash.js';
 import type { UserFileOptions, UserFiles } from '../inject/user-files.js';
 
@@ -135,7 +135,7 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
 
     const imageCache = options.imageCache !== false && !options.check;
     const kept = imageCache && !options.force ? await findKeptImage<Sidecar>(session.layout.root, buildKey) : undefined;
-    const copied = kept && (await timed('copy', () => copyKeptImage(kept, tempImage, signal)));
+    const copied = kept && (await timed('copy', () => placeKeptImage(kept, tempImage, signal)));
     if (copied) {
       await publish(tempImage, output, sidecarPath, { ...copied, ref: refText, name: canonical });
       Object.assign(result, { status: 'ok', output, sha256: copied.sha256, reproducible: copied.reproducible, fromCache: true } satisfies Partial<ImageResult>);

@@ -1,7 +1,8 @@
 /**
  * Built ext4 images kept in the cache under their build key, so a rebuild with the same inputs and
  * options is a copy. The entry is a hard link to the output it was built as: keeping it costs no
- * write. A copy out is always re-hashed against the recorded sha256 before it is used, and an entry
+ * write. An entry no output links any more is handed out itself, linked again; otherwise it is
+ * copied. Either way it is re-hashed against the recorded sha256 before it is used, and an entry
  * whose content was written since (the output was booted) is dropped at once.
  */
 import { link, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { Digest } from '../oci/digest.js';
 import { copyAndHash } from '../fs/copy-verified.js';
+import { syncAndHash } from '../fs/sync-and-hash.js';
 import { tempNameFor, writeFileAtomic } from './atomic.js';
 
 export const KEPT_IMAGES_DIR = 'rootforge-images';
@@ -94,17 +96,20 @@ export async function dropKeptImage(image: Pick<KeptImage, 'imagePath' | 'record
 }
 
 /**
- * Copies a kept image to `target` (sparse; a reflink where the filesystem has them), fsynced, and
- * checks the sha256 of the copy. Returns the recorded facts, or undefined after dropping an entry
- * that changed or no longer matches; `target` is then removed.
+ * Puts a kept image at `target` and checks its sha256. When no output links the entry any more it
+ * becomes `target` itself (a hard link, as a cold build's output is: no write); else `target` is a
+ * copy of its own (sparse; a reflink where the filesystem has them), fsynced. Returns the recorded
+ * facts, or undefined after dropping an entry that changed or no longer matches; `target` is then removed.
  */
-export async function copyKeptImage<T extends KeptImageFacts>(kept: KeptImage<T>, target: string, signal?: AbortSignal): Promise<T | undefined> {
+export async function placeKeptImage<T extends KeptImageFacts>(kept: KeptImage<T>, target: string, signal?: AbortSignal): Promise<T | undefined> {
   if (!kept.unchanged) {
     await dropKeptImage(kept);
     return undefined;
   }
   try {
-    if ((await copyAndHash(kept.imagePath, target, signal)) === kept.facts.sha256) return kept.facts;
+    const linked = await linkIfUnshared(kept.imagePath, target);
+    const digest = linked ? await syncAndHash(target, signal) : await copyAndHash(kept.imagePath, target, signal);
+    if (digest === kept.facts.sha256) return kept.facts;
     await dropKeptImage(kept);
   } catch {
     signal?.throwIfAborted();
@@ -112,6 +117,20 @@ export async function copyKeptImage<T extends KeptImageFacts>(kept: KeptImage<T>
   }
   await rm(target, { force: true });
   return undefined;
+}
+
+/** Links `path` at `target` when no other name links it; false (and nothing at `target`) otherwise, or where links fail. */
+async function linkIfUnshared(path: string, target: string): Promise<boolean> {
+  if ((await stat(path)).nlink !== 1) return false;
+  try {
+    await link(path, target);
+  } catch {
+    return false;
+  }
+  // Another run may have linked it at the same moment: only one keeps its link, or two outputs would share their bytes.
+  if ((await stat(path)).nlink === 2) return true;
+  await rm(target, { force: true });
+  return false;
 }
 
 /** Every kept image, for prune and verify. */

@@ -55,23 +55,35 @@ describe('kept images', () => {
     expect(output.nlink).toBe(2);
   });
 
-  it('copies the kept image for the same build under another name, as a file of its own with its own sidecar', async () => {
+  it('hands out the kept image itself once no output links it, and copies it while one does, each with its own sidecar', async () => {
     const original = await readFile(join(dir, 'out1', 'app-v1.ext4'));
     const first = JSON.parse(await readFile(join(dir, 'out1', 'app-v1.json'), 'utf8')) as Sidecar;
-    // Deleting the output it was linked to leaves the entry usable.
+    // Deleting the output it was linked to leaves the entry usable, and nothing else shares its bytes.
     await rm(join(dir, 'out1'), { recursive: true });
+    const entry = join(keptDir(), (await keptImages())[0] as string);
     const result = await run([alias], 'out2');
     const image = result.images[0];
     expect(image).toMatchObject({ status: 'ok', fromCache: true });
     expect(Object.keys(image?.seconds ?? {})).not.toContain('mkfs');
-    const copy = join(dir, 'out2', 'app-alias.ext4');
+    const linked = join(dir, 'out2', 'app-alias.ext4');
+    const [linkedStat, entryStat] = await Promise.all([stat(linked), stat(entry)]);
+    expect(linkedStat.ino).toBe(entryStat.ino);
+    expect(linkedStat.nlink).toBe(2);
+    // With that output still there, the next one is a copy of its own: booting one must not change the other.
+    const again = await run([alias], 'out2b');
+    expect(again.images[0]).toMatchObject({ status: 'ok', fromCache: true });
+    const copy = join(dir, 'out2b', 'app-alias.ext4');
     expect((await stat(copy)).nlink).toBe(1);
-    expect((await readFile(copy)).equals(original)).toBe(true);
-    await e2fsckClean(copy);
+    expect((await stat(copy)).ino).not.toBe(entryStat.ino);
+    for (const out of [linked, copy]) {
+      expect((await readFile(out)).equals(original)).toBe(true);
+      await e2fsckClean(out);
+    }
     expect((await readExt4Tree(copy)).get('srv/data')?.size).toBe(300_000);
     const second = JSON.parse(await readFile(join(dir, 'out2', 'app-alias.json'), 'utf8')) as Sidecar;
     expect(second).toEqual({ ...first, ref: alias, name: alias });
     expect(image?.sha256).toBe(first.sha256);
+    expect(again.images[0]?.sha256).toBe(first.sha256);
   });
 
   it('drops an entry whose output was written to since, and builds the image again, identical', async () => {
@@ -116,6 +128,30 @@ describe('kept images', () => {
     expect(built.subarray(2048, 2051).toString()).not.toBe('rot');
     await e2fsckClean(join(dir, 'out4', 'app-v1.ext4'));
     expect((await verifyCache(layout)).badKeptImages).toEqual([]);
+  });
+
+  it('re-hashes an entry it would hand out itself: rotted, it never becomes the output', async () => {
+    // --force keeps a fresh entry linked to out9 alone; deleting out9 leaves the entry unshared.
+    await run([ref], 'out9', { force: true });
+    await rm(join(dir, 'out9'), { recursive: true });
+    const entry = join(keptDir(), (await keptImages())[0] as string);
+    expect((await stat(entry)).nlink).toBe(1);
+    const rotted = (await stat(entry)).ino;
+    const handle = await open(entry, 'r+');
+    await handle.write(Buffer.from('rot'), 0, 3, 2048);
+    await handle.close();
+    const recordPath = entry.replace(/\.ext4$/, '.json');
+    const record = JSON.parse(await readFile(recordPath, 'utf8')) as { mtimeNs: string };
+    record.mtimeNs = (await stat(entry, { bigint: true })).mtimeNs.toString();
+    await writeFile(recordPath, JSON.stringify(record));
+
+    const result = await run([ref], 'out10');
+    expect(result.images[0]).toMatchObject({ status: 'ok' });
+    expect(result.images[0]?.fromCache).toBeUndefined();
+    const output = join(dir, 'out10', 'app-v1.ext4');
+    expect((await stat(output)).ino).not.toBe(rotted);
+    expect((await readFile(output)).subarray(2048, 2051).toString()).not.toBe('rot');
+    await e2fsckClean(output);
   });
 
   it('neither uses nor keeps images with --no-image-cache, uses none with --force or --check, and keeps per build key', async () => {
