@@ -10,7 +10,8 @@ const CLI = fileURLToPath(new URL('../../src/cli/launch.js', import.meta.url));
 
 /**
  * Cold starts from an empty cache. Warm, run next, reuses the cache cold filled, as a user's next
- * build would: the kept image is copied out. Rebuild, run last, also reuses it, but --force builds the image again.
+ * build would: cold's output is deleted first, so the kept image is handed out itself. Rebuild, run
+ * last, also reuses it, but --force builds the image again.
  */
 export async function runRootforge(tool: ToolRun, mode: Mode): Promise<Sample> {
   const cacheDir = join(tool.dir, 'cache');

@@ -119,9 +119,10 @@ export async function placeKeptImage<T extends KeptImageFacts>(kept: KeptImage<T
   return undefined;
 }
 
-/** Links `path` at `target` when no other name links it; false (and nothing at `target`) otherwise, or where links fail. */
+/** Links `path` at `target` when no other name links it and nothing holds a lock on it; false (and nothing at `target`) otherwise, or where links fail. */
 async function linkIfUnshared(path: string, target: string): Promise<boolean> {
-  if ((await stat(path)).nlink !== 1) return false;
+  const before = await stat(path);
+  if (before.nlink !== 1 || (await lockedInodes()).has(before.ino)) return false;
   try {
     await link(path, target);
   } catch {
@@ -131,6 +132,18 @@ async function linkIfUnshared(path: string, target: string): Promise<boolean> {
   if ((await stat(path)).nlink === 2) return true;
   await rm(target, { force: true });
   return false;
+}
+
+/**
+ * Inode numbers that some process holds a lock on (/proc/locks; empty where there is none). QEMU and
+ * Cloud Hypervisor lock the disk images they run, so an output deleted under a running VM shows here.
+ * Matching the inode alone, whatever the device, can only make a copy where a link would have done.
+ */
+async function lockedInodes(): Promise<Set<number>> {
+  const text = await readFile('/proc/locks', 'utf8').catch(() => '');
+  const inodes = new Set<number>();
+  for (const match of text.matchAll(/ [0-9a-f]+:[0-9a-f]+:(\d+) /g)) inodes.add(Number(match[1]));
+  return inodes;
 }
 
 /** Every kept image, for prune and verify. */

@@ -86,6 +86,25 @@ describe('kept images', () => {
     expect(again.images[0]?.sha256).toBe(first.sha256);
   });
 
+  it('copies an unshared entry that a process holds a lock on, as QEMU and Cloud Hypervisor hold their disks', async () => {
+    // out2 linked the entry; deleted, as under a VM still running on it.
+    await rm(join(dir, 'out2'), { recursive: true });
+    const entry = join(keptDir(), (await keptImages())[0] as string);
+    expect((await stat(entry)).nlink).toBe(1);
+    const holder = execa('flock', ['--shared', entry, 'sleep', '60']);
+    holder.catch(() => undefined);
+    try {
+      await expect.poll(async () => (await readFile('/proc/locks', 'utf8')).includes(`:${(await stat(entry)).ino} `)).toBe(true);
+      const result = await run([alias], 'out2c');
+      expect(result.images[0]).toMatchObject({ status: 'ok', fromCache: true });
+      const copy = await stat(join(dir, 'out2c', 'app-alias.ext4'));
+      expect(copy.nlink).toBe(1);
+      expect(copy.ino).not.toBe((await stat(entry)).ino);
+    } finally {
+      holder.kill();
+    }
+  });
+
   it('drops an entry whose output was written to since, and builds the image again, identical', async () => {
     // --force links a fresh output to the entry.
     await run([ref], 'out1', { force: true });
