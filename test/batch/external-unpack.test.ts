@@ -115,6 +115,12 @@ describe('unpacking zstd through the zstd tool', () => {
     expect(size).toBeUndefined();
   });
 
+  it('drops the attempt when the tool cannot be started at all', async () => {
+    const { size, layout } = await unpack(join(dir, 'no-such-zstd'), blob, sha256Digest(tar));
+    expect(size).toBeUndefined();
+    expect(await tempFiles(layout)).toEqual([]);
+  });
+
   it('kills a tool whose output passes the size limit, and removes what it wrote', async () => {
     // Writes forever: only being killed stops it.
     const tool = await wrapper('zstd-bomb', 'cat > /dev/null & exec cat /dev/zero');
