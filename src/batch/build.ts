@@ -22,7 +22,6 @@ import { imageConfigSummary, type Sidecar } from './sidecar.js';
 import { buildRootfs, type RootfsBuildOptions } from './rootfs.js';
 import { choosePopulate, type E2fsTools } from '../ext4/tools.js';
 import { forgetE2fsprogs, rememberedE2fsprogs } from '../cache/tools-record.js';
-import { flattenedKey, flattenedPath } from '../cache/flattened.js';
 import { findKeptImage, keepImage, placeKeptImage } from '../cache/kept-images.js';
 import { syncAndHash } from '../fs/sync-and-hash.js';
 import type { UserFileOptions, UserFiles } from '../inject/user-files.js';
@@ -152,7 +151,6 @@ async function buildOne(session: Session, options: BuildOptions, job: ImageJob):
     const built = await buildRootfs({
       layers,
       imagePath: tempImage,
-      flattened: { path: flattenedPath(session.layout.root, flattenedKey(image.layers.map((l) => l.diffId))), tempDir: session.layout.tempDir },
       workDir,
       populate,
       tools,

@@ -9,7 +9,7 @@ import { fixupOps, type FixupPlan } from '../ext4/fixup.js';
 import { buildDebugfsScript } from '../ext4/debugfs-script.js';
 import { runDebugfs } from '../ext4/debugfs.js';
 import { finishImage } from '../ext4/finish.js';
-import { mkfsFromPlan, type FlattenedStore } from './populate-tar.js';
+import { mkfsFromPlan } from './populate-tar.js';
 import { writeValueFiles } from '../ext4/value-files.js';
 import type { E2fsTools } from '../ext4/tools.js';
 import type { DebugfsOp } from '../ext4/debugfs-ops.js';
@@ -44,8 +44,6 @@ export interface RootfsJob {
   populate: 'tar' | 'dir';
   tools: E2fsTools;
   options: RootfsBuildOptions;
-  /** Where the merged tar of these layers is kept between builds (tar path). */
-  flattened: FlattenedStore;
   /** The user's --overlay and --inject files, added after the guest files. */
   userFiles: GuestFile[];
   /** UUID and hash seed for mkfs, and SOURCE_DATE_EPOCH for mkfs and debugfs: what makes the output reproducible. */
@@ -101,7 +99,7 @@ export async function buildRootfs(job: RootfsJob): Promise<RootfsBuilt> {
   const staged = { modes: new Map<string, number>(), runnerUid: process.getuid?.() ?? 0, runnerGid: process.getgid?.() ?? 0, tempDir };
   let fixup: FixupPlan;
   if (job.populate === 'tar') {
-    await timed('mkfs', () => mkfsFromPlan(job.imagePath, size, plan, job.flattened, mkfsOptions));
+    await timed('mkfs', () => mkfsFromPlan(job.imagePath, size, plan, job.workDir, mkfsOptions));
     fixup = fixupOps(entries, 'tar', staged);
   } else {
     const staging = join(job.workDir, 'rootfs');

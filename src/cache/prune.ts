@@ -2,12 +2,12 @@ import { rm } from 'node:fs/promises';
 import type { Digest } from '../oci/digest.js';
 import type { OciLayout } from './layout.js';
 import { listCachedImages } from './refs.js';
-import { flattenedKey, listFlattened, removeFlattened } from './flattened.js';
+import { listFlattened, removeFlattened, removeFlattenedDir } from './flattened.js';
 import { dropKeptImage, listKeptImages, orphanedKeptImages } from './kept-images.js';
 
 export interface PruneReport {
   removed: Digest[];
-  /** Flattened root filesystems removed (see flattened.ts). */
+  /** Merged tars that earlier rootforge builds kept, removed (see flattened.ts). */
   flattened: number;
   /** Built images kept for rebuilds that were removed (see kept-images.ts). */
   keptImages: number;
@@ -19,21 +19,19 @@ export interface PruneReport {
 export const PRUNE_GRACE_MS = 10 * 60 * 1000;
 
 /**
- * Removes blobs no ref in index.json reaches (and, with `uncompressed`, the kept layer tars and
- * flattened root filesystems too), flattened root filesystems of layers no cached image has, kept
- * built images of manifests no ref names (with `images`, all of them), and temp files of dead processes.
+ * Removes blobs no ref in index.json reaches (and, with `uncompressed`, the kept layer tars too), the
+ * merged tars earlier rootforge builds kept, kept built images of manifests no ref names (with
+ * `images`, all of them), and temp files of dead processes.
  */
 export async function pruneCache(layout: OciLayout, opts: { uncompressed?: boolean; images?: boolean; graceMs?: number; now?: number } = {}): Promise<PruneReport> {
   const now = opts.now ?? Date.now();
   const grace = opts.graceMs ?? PRUNE_GRACE_MS;
   return layout.withIndexLock(async () => {
     const keep = new Set<Digest>();
-    const keepFlattened = new Set<string>();
     const keepManifests = new Set<Digest>();
     for (const image of await listCachedImages(layout)) {
       keepManifests.add(image.manifestDigest);
       for (const digest of opts.uncompressed ? image.distributed : image.blobs) keep.add(digest);
-      if (!opts.uncompressed && image.uncompressed.length > 0) keepFlattened.add(flattenedKey(image.uncompressed));
     }
     const report: PruneReport = { removed: [], flattened: 0, keptImages: 0, freedBytes: 0, staleTemps: (await layout.cleanStaleTemps(now)).length };
     for (const kept of await listKeptImages(layout.root)) {
@@ -51,11 +49,13 @@ export async function pruneCache(layout: OciLayout, opts: { uncompressed?: boole
       report.freedBytes += orphan.freeableBytes;
     }
     for (const file of await listFlattened(layout.root)) {
-      if (keepFlattened.has(file.key) || now - file.mtimeMs < grace) continue;
+      // A recent one may still be written or read by an older rootforge running beside this one.
+      if (now - file.mtimeMs < grace) continue;
       await removeFlattened(file);
       report.flattened++;
       report.freedBytes += file.size;
     }
+    await removeFlattenedDir(layout.root);
     for (const blob of await layout.listBlobs()) {
       if (keep.has(blob.digest) || now - blob.mtimeMs < grace) continue;
       await layout.removeBlob(blob.digest);

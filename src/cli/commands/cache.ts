@@ -58,13 +58,13 @@ export function cacheCommand(context: CommandContext): Command {
 
   cache.addCommand(
     withCacheOptions(new Command('prune').description('remove blobs no cached image uses, and temp files of dead processes'))
-      .option('--uncompressed', 'also remove the uncompressed layer tars and flattened root filesystems kept for fast builds')
+      .option('--uncompressed', 'also remove the uncompressed layer tars kept for fast builds')
       .option('--images', 'also remove every built image kept for rebuilds (by default only those of images no longer cached)')
       .action(async (flags: CacheFlags) => {
         const layout = await openLayout(flags);
         const report = await pruneCache(layout, { uncompressed: Boolean(flags.uncompressed), images: Boolean(flags.images) });
         if (flags.json) printer.data(JSON.stringify(report, null, 2) + '\n');
-        else printer.log(`removed ${report.removed.length} blobs, ${report.flattened} flattened root filesystems and ${report.keptImages} kept images (${(report.freedBytes / 1e6).toFixed(1)} MB), and ${report.staleTemps} stale temp files`);
+        else printer.log(`removed ${report.removed.length} blobs, ${report.flattened} merged tars left by older versions and ${report.keptImages} kept images (${(report.freedBytes / 1e6).toFixed(1)} MB), and ${report.staleTemps} stale temp files`);
       }),
   );
   return cache;
