@@ -61,7 +61,7 @@ export function buildCommand(context: CommandContext): Command {
     .option('--agent <path>', 'vsock agent binary to install as /usr/local/bin/rootforge-vsock-agent')
     .option('--overlay <dir>', 'copy this directory tree into every image (owned by root)')
     .option('--overlay-owner <uid:gid>', 'owner of the --overlay files instead of root', ownerArg)
-    .option('--work-dir <dir>', 'where staging directories go (default: $TMPDIR)')
+    .option('--work-dir <dir>', 'where staging directories and the merged tar mkfs reads go (default: $TMPDIR)')
     .option('--force', 'rebuild even when an output from the same manifest and options exists')
     .option('--check', 'rebuild into a temp file and compare with the existing output and its sidecar (exit 0 if identical)')
     .option('--no-image-cache', 'neither keep the built images in the cache (a hard link each) nor copy one an earlier build kept')
