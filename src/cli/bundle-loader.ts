@@ -1,6 +1,6 @@
 /**
  * Runs the bundled CLI (one CommonJS file) with V8's code cache, so a run skips parsing and compiling
- * 1.9 MB of JavaScript (`--version` about 50 ms sooner on Node 20). `npm run build` writes
+ * 1.7 MB of JavaScript (`--version` about 50 ms sooner on Node 20). `npm run build` writes
  * the cache beside the bundle; a Node with another V8 writes its own there on its first run, if it may.
  * Node 20 has no compile cache of its own, and Node 22's does not reach code compiled through `vm`;
  * the layer worker's bundle loads the same way, in each pool thread.

@@ -46,6 +46,13 @@ describe('the bundled CLI', () => {
     expect(existsSync(join(ROOT, 'dist/bundle/layer-worker.js'))).toBe(true);
   });
 
+  it('is plain ASCII, so V8 holds each bundle as a one-byte string and decodes it without the slow path', async () => {
+    for (const name of ['rootforge.cjs', 'layer-worker.cjs']) {
+      const bytes = await readFile(join(ROOT, 'dist/bundle', name));
+      expect(bytes.findIndex((byte) => byte > 0x7f), name).toBe(-1);
+    }
+  });
+
   it('starts from a code cache beside it, written by the build or by the first run on another Node', async () => {
     const pkg = await bundleOnlyInstall();
     const loader = join(pkg, 'dist/src/cli/bundle-loader.js');
