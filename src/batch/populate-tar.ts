@@ -1,7 +1,7 @@
 /**
  * Fills an image from the merged tar on mkfs's stdin. The tar goes to a temp file that becomes mkfs's
  * stdin, not a pipe: mkfs reads a regular file in 64 KiB blocks but a pipe a few KiB at a time (a cold
- * batch of 8: 14.3-17.9 s piped, 11.1-14.1 s from the file). The file is not kept for rebuilds: its
+ * batch of 8: 14.3-17.9 s piped, 12.5-13.4 s from the file). The file is not kept for rebuilds: its
  * fresh page cache and fsync cost every cold build more than it saved the rarer rebuild.
  */
 import { open, rm } from 'node:fs/promises';

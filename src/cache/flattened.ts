@@ -2,7 +2,7 @@
  * Merged tars that earlier rootforge builds kept in the cache (rootforge-flattened/<key>.tar) for rebuilds.
  * Nothing writes them any more, so `cache prune` removes them.
  */
-import { readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { readdir, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const DIR = 'rootforge-flattened';
@@ -23,10 +23,6 @@ export async function listFlattened(cacheRoot: string): Promise<FlattenedFile[]>
     if (s?.isFile()) files.push({ path: join(dir, name), size: s.size, mtimeMs: s.mtimeMs });
   }
   return files;
-}
-
-export async function removeFlattened(file: FlattenedFile): Promise<void> {
-  await rm(file.path, { force: true });
 }
 
 /** Removes the directory once it is empty; one still in use by an older rootforge stays. */

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import type { Digest } from '../oci/digest.js';
 import type { OciLayout } from './layout.js';
 import { listCachedImages } from './refs.js';
-import { listFlattened, removeFlattened, removeFlattenedDir } from './flattened.js';
+import { listFlattened, removeFlattenedDir } from './flattened.js';
 import { dropKeptImage, listKeptImages, orphanedKeptImages } from './kept-images.js';
 
 export interface PruneReport {
@@ -51,7 +51,7 @@ export async function pruneCache(layout: OciLayout, opts: { uncompressed?: boole
     for (const file of await listFlattened(layout.root)) {
       // A recent one may still be written or read by an older rootforge running beside this one.
       if (now - file.mtimeMs < grace) continue;
-      await removeFlattened(file);
+      await rm(file.path, { force: true });
       report.flattened++;
       report.freedBytes += file.size;
     }
