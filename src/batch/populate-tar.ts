@@ -19,12 +19,13 @@ const CANNOT_WRITE = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM']);
 /** Runs mkfs on the merged tar of `plan`, written to a file in `tempDir` that is gone when this returns. */
 export async function mkfsFromPlan(image: string, size: ImageSize, plan: RootfsPlan, tempDir: string, opts: MkfsOptions): Promise<void> {
   const temp = join(tempDir, `${process.pid}-${randomBytes(6).toString('hex')}-merged.tar`);
+  const tarOpts = opts.signal ? { signal: opts.signal } : {};
   try {
-    await writeMergedTarFile(plan, temp, opts.signal ? { signal: opts.signal } : {});
+    await writeMergedTarFile(plan, temp, tarOpts);
   } catch (error) {
     await rm(temp, { force: true });
     if (!CANNOT_WRITE.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
-    await mkfsFromTar(image, size, mergedTarStream(plan, opts.signal ? { signal: opts.signal } : {}), opts);
+    await mkfsFromTar(image, size, mergedTarStream(plan, tarOpts), opts);
     return;
   }
   const handle = await open(temp, 'r').finally(() => rm(temp, { force: true }));
