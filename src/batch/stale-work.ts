@@ -2,10 +2,10 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isStaleTemp } from '../cache/stale.js';
 
-/** Names rootforge gives its own work: staging dirs in the work dir, temp images in the output dir. */
-const OURS = [/^rootforge-\d+-[0-9a-f]{8}-/, /^\..+\.ext4\.\d+-[0-9a-f]{8}\.tmp$/];
+/** Names rootforge gives its own work: staging dirs in the work dir, temp images and sidecars in the output dir. */
+const OURS = [/^rootforge-\d+-[0-9a-f]{8}-/, /^\..+\.(?:ext4|json)\.\d+-[0-9a-f]{8}\.tmp$/];
 
-/** Removes staging dirs and temp images left by rootforge processes that died (never a live one's). */
+/** Removes staging dirs, temp images and temp sidecars left by rootforge processes that died (never a live one's). */
 export async function cleanStaleWork(dirs: readonly string[], now = Date.now()): Promise<string[]> {
   const removed: string[] = [];
   for (const dir of dirs) {

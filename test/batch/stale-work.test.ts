@@ -10,18 +10,20 @@ afterAll(async () => {
 });
 
 describe('cleanStaleWork', () => {
-  it('removes staging dirs and temp images of dead processes only', async () => {
+  it('removes staging dirs, temp images and temp sidecars of dead processes only', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'rootforge-stale-test-'));
     dirs.push(dir);
     const dead = 999_999;
     await mkdir(join(dir, `rootforge-${dead}-0123abcd-xyz`));
     await writeFile(join(dir, `.img.ext4.${dead}-0123abcd.tmp`), '');
+    await writeFile(join(dir, `.img.json.${dead}-0123abcd.tmp`), '{');
+    await writeFile(join(dir, `.img.json.${process.pid}-0123abcd.tmp`), '{');
     await mkdir(join(dir, `rootforge-${process.pid}-0123abcd-live`));
     await writeFile(join(dir, `.img.ext4.${process.pid}-0123abcd.tmp`), '');
     await writeFile(join(dir, 'img.ext4'), 'a finished output');
     await mkdir(join(dir, 'rootforge-registry-unrelated'));
     const removed = await cleanStaleWork([dir]);
-    expect(removed.sort()).toEqual([join(dir, `.img.ext4.${dead}-0123abcd.tmp`), join(dir, `rootforge-${dead}-0123abcd-xyz`)].sort());
-    expect((await readdir(dir)).sort()).toEqual([`.img.ext4.${process.pid}-0123abcd.tmp`, 'img.ext4', `rootforge-${process.pid}-0123abcd-live`, 'rootforge-registry-unrelated'].sort());
+    expect(removed.sort()).toEqual([join(dir, `.img.ext4.${dead}-0123abcd.tmp`), join(dir, `.img.json.${dead}-0123abcd.tmp`), join(dir, `rootforge-${dead}-0123abcd-xyz`)].sort());
+    expect((await readdir(dir)).sort()).toEqual([`.img.ext4.${process.pid}-0123abcd.tmp`, `.img.json.${process.pid}-0123abcd.tmp`, 'img.ext4', `rootforge-${process.pid}-0123abcd-live`, 'rootforge-registry-unrelated'].sort());
   });
 });
